@@ -1,0 +1,4 @@
+//! One module per page or page group.
+
+pub mod home;
+pub mod not_found;

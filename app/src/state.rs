@@ -1,0 +1,20 @@
+//! Server state shared by the axum handlers and, through context, the server functions.
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sqlx::PgPool;
+
+/// Settings the server functions and handlers need at request time.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub production: bool,
+    /// The app's own origin (scheme, host, port), used for links in emails and origin checks.
+    pub app_origin: String,
+}
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub config: std::sync::Arc<AppConfig>,
+}

@@ -1,0 +1,136 @@
+//! Configuration from the environment and command-line flags (flags win).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: the console for an AI phone-agent business.",
+    after_help = "Leptos settings come from LEPTOS_* variables (set by cargo-leptos when it runs \
+the server; the defaults suit `target/release/switchboard` run from the repository root):\n  \
+LEPTOS_SITE_ADDR  address to serve on (default 127.0.0.1:3000; --addr overrides)\n  \
+LEPTOS_SITE_ROOT  directory with the built site (default target/site)\n  \
+LEPTOS_SITE_PKG_DIR, LEPTOS_OUTPUT_NAME, LEPTOS_ENV, LEPTOS_HASH_FILES\n\
+Log verbosity: RUST_LOG (default info)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the app (the default when no subcommand is given).
+    Serve,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// development or production (production: secure cookies, no dev mailbox, JSON logs).
+    #[arg(
+        long,
+        env = "APP_ENV",
+        value_enum,
+        default_value = "development",
+        global = true
+    )]
+    pub app_env: AppEnv,
+
+    /// PostgreSQL to use (a hosted Supabase database works). Unset: the embedded PostgreSQL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Where the embedded PostgreSQL keeps its cluster (used without DATABASE_URL).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = ".switchboard",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// The app's public origin, e.g. https://console.example.com (default: http://<addr>).
+    #[arg(long, env = "APP_ORIGIN", global = true)]
+    pub app_origin: Option<String>,
+
+    /// Address to serve on (overrides LEPTOS_SITE_ADDR).
+    #[arg(long, global = true)]
+    pub addr: Option<SocketAddr>,
+
+    /// Most database connections this instance opens.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    pub db_max_connections: u32,
+
+    /// How long a request waits for a database connection before answering 503 (ms).
+    #[arg(
+        long,
+        env = "DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 3000,
+        global = true
+    )]
+    pub db_acquire_timeout_ms: u64,
+
+    /// Log format (default: pretty in development, json in production).
+    #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    pub fn production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(if self.production() {
+            LogFormat::Json
+        } else {
+            LogFormat::Pretty
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["switchboard"]).expect("defaults parse");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config.data_dir, PathBuf::from(".switchboard"));
+        assert_eq!(cli.config.acquire_timeout(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn flags_parse_after_the_subcommand_and_bad_values_are_refused() {
+        let cli = Cli::try_parse_from(["switchboard", "serve", "--app-env", "production"])
+            .expect("flag after subcommand");
+        assert!(cli.config.production());
+        assert_eq!(cli.config.log_format(), LogFormat::Json);
+        assert!(Cli::try_parse_from(["switchboard", "--app-env", "staging"]).is_err());
+        assert!(Cli::try_parse_from(["switchboard", "--addr", "nowhere"]).is_err());
+    }
+}

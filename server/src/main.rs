@@ -1,0 +1,20 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use switchboard::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    switchboard::telemetry::init(cli.config.log_format());
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => switchboard::serve(cli.config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The database foundation against a real PostgreSQL: migrations, the Supabase claim
+//! helpers and the start-up check of the request role.
+
+mod common;
+
+use common::TestDb;
+use sqlx::{Connection, PgConnection};
+use switchboard::db::{self, RoleCheckError, REQUEST_ROLE};
+
+#[tokio::test]
+async fn migrations_apply_twice_without_error() {
+    let (_db, pool) = TestDb::migrated().await;
+    // sqlx would skip applied migrations; forget them so every statement runs again, as it
+    // does on a Supabase database where the objects already exist.
+    sqlx::query("delete from _sqlx_migrations")
+        .execute(&pool)
+        .await
+        .expect("forget migrations");
+    db::migrate(&pool)
+        .await
+        .expect("second application succeeds");
+    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(applied as usize, db::MIGRATOR.iter().count());
+}
+
+#[tokio::test]
+async fn instances_migrating_at_the_same_moment_do_not_collide() {
+    let db = TestDb::empty().await;
+    let (a, b, c) = (db.pool().await, db.pool().await, db.pool().await);
+    let (ra, rb, rc) = tokio::join!(db::migrate(&a), db::migrate(&b), db::migrate(&c));
+    ra.expect("first instance migrates");
+    rb.expect("second instance migrates");
+    rc.expect("third instance migrates");
+    let users_table: Option<String> = sqlx::query_scalar("select to_regclass('auth.users')::text")
+        .fetch_one(&a)
+        .await
+        .expect("q");
+    assert_eq!(users_table.as_deref(), Some("auth.users"));
+}
+
+#[tokio::test]
+async fn auth_uid_reads_the_transaction_claims_and_is_null_without_them() {
+    let (_db, pool) = TestDb::migrated().await;
+    let user = uuid::Uuid::new_v4();
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("set local role authenticated")
+        .execute(&mut *tx)
+        .await
+        .expect("set role");
+    let claims = serde_json::json!({ "sub": user, "role": "authenticated", "email": "a@b.co" });
+    sqlx::query("select set_config('request.jwt.claims', $1, true)")
+        .bind(claims.to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set claims");
+    let (uid, role, email): (Option<uuid::Uuid>, Option<String>, Option<String>) =
+        sqlx::query_as("select auth.uid(), auth.role(), auth.jwt() ->> 'email'")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("read claims");
+    assert_eq!(uid, Some(user));
+    assert_eq!(role.as_deref(), Some("authenticated"));
+    assert_eq!(email.as_deref(), Some("a@b.co"));
+    tx.commit().await.expect("commit");
+
+    // `true` made the setting local to that transaction: the next one sees no user.
+    let mut tx = pool.begin().await.expect("begin");
+    let uid: Option<uuid::Uuid> = sqlx::query_scalar("select auth.uid()")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(uid, None);
+    tx.rollback().await.expect("rollback");
+}
+
+#[tokio::test]
+async fn the_older_per_claim_setting_wins_as_on_supabase() {
+    let (_db, pool) = TestDb::migrated().await;
+    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("select set_config('request.jwt.claim.sub', $1, true), set_config('request.jwt.claims', $2, true)")
+        .bind(a.to_string())
+        .bind(serde_json::json!({ "sub": b }).to_string())
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    let uid: Option<uuid::Uuid> = sqlx::query_scalar("select auth.uid()")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(uid, Some(a));
+}
+
+#[tokio::test]
+async fn the_api_roles_exist_and_cannot_log_in() {
+    let (_db, pool) = TestDb::migrated().await;
+    let roles: Vec<(String, bool)> = sqlx::query_as(
+        "select rolname::text, rolcanlogin from pg_roles
+         where rolname in ('anon', 'authenticated', 'service_role') order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("roles");
+    assert_eq!(
+        roles,
+        vec![
+            ("anon".to_owned(), false),
+            ("authenticated".to_owned(), false),
+            ("service_role".to_owned(), false)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_request_role_passes_the_start_up_check() {
+    let (_db, pool) = TestDb::migrated().await;
+    db::check_request_role(&pool, REQUEST_ROLE)
+        .await
+        .expect("authenticated is a safe request role");
+}
+
+#[tokio::test]
+async fn the_start_up_check_rejects_a_superuser() {
+    let (_db, pool) = TestDb::migrated().await;
+    let me: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&pool)
+        .await
+        .expect("q");
+    let superuser: bool =
+        sqlx::query_scalar("select rolsuper from pg_roles where rolname = current_user")
+            .fetch_one(&pool)
+            .await
+            .expect("q");
+    assert!(
+        superuser,
+        "the test server's login role is expected to be a superuser"
+    );
+    assert_eq!(
+        db::check_request_role(&pool, &me).await,
+        Err(RoleCheckError::Superuser(me.clone()))
+    );
+}
+
+/// Roles are global to the cluster: each test makes its own, under a unique name.
+async fn scratch_role(pool: &sqlx::PgPool, attributes: &str) -> String {
+    let name = format!("sb_role_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("create role {name} nologin {attributes}"))
+        .execute(pool)
+        .await
+        .expect("create role");
+    name
+}
+
+async fn drop_role(pool: &sqlx::PgPool, name: &str) {
+    let _ = sqlx::query(&format!("drop owned by {name}"))
+        .execute(pool)
+        .await;
+    let _ = sqlx::query(&format!("drop role if exists {name}"))
+        .execute(pool)
+        .await;
+}
+
+#[tokio::test]
+async fn the_start_up_check_rejects_bypassrls_and_table_owners() {
+    let (_db, pool) = TestDb::migrated().await;
+
+    let bypass = scratch_role(&pool, "bypassrls").await;
+    let result = db::check_request_role(&pool, &bypass).await;
+    drop_role(&pool, &bypass).await;
+    assert_eq!(result, Err(RoleCheckError::BypassRls(bypass)));
+
+    let owner = scratch_role(&pool, "").await;
+    sqlx::raw_sql(&format!(
+        "create table public.owned_here (id int); alter table public.owned_here owner to {owner}"
+    ))
+    .execute(&pool)
+    .await
+    .expect("owned table");
+    let result = db::check_request_role(&pool, &owner).await;
+    sqlx::query("drop table public.owned_here")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    drop_role(&pool, &owner).await;
+    assert!(
+        matches!(result, Err(RoleCheckError::OwnsTables(role, table)) if role == owner && table == "public.owned_here")
+    );
+
+    assert!(matches!(
+        db::check_request_role(&pool, "no_such_role").await,
+        Err(RoleCheckError::Missing(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_role_that_owns_the_tables_by_membership_is_rejected() {
+    let (_db, pool) = TestDb::migrated().await;
+    let owner = scratch_role(&pool, "").await;
+    let member = scratch_role(&pool, "").await;
+    sqlx::raw_sql(&format!("create table public.owned_by_group (id int); alter table public.owned_by_group owner to {owner}; grant {owner} to {member}"))
+        .execute(&pool)
+        .await
+        .expect("setup");
+    let result = db::check_request_role(&pool, &member).await;
+    sqlx::query("drop table public.owned_by_group")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    drop_role(&pool, &member).await;
+    drop_role(&pool, &owner).await;
+    assert!(matches!(result, Err(RoleCheckError::OwnsTables(..))));
+}
+
+#[tokio::test]
+async fn a_transaction_local_role_does_not_leak_to_the_next_checkout() {
+    let (db, _pool) = TestDb::migrated().await;
+    // One connection, so the second transaction certainly reuses it.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(db.options.clone())
+        .await
+        .expect("pool");
+    let mut tx = pool.begin().await.expect("begin");
+    sqlx::query("set local role authenticated")
+        .execute(&mut *tx)
+        .await
+        .expect("set role");
+    let role: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("q");
+    assert_eq!(role, "authenticated");
+    tx.commit().await.expect("commit");
+    let mut conn = pool.acquire().await.expect("acquire");
+    let role: String = sqlx::query_scalar("select current_user::text")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("q");
+    assert_ne!(role, "authenticated");
+    let _ = conn.ping().await;
+}
+
+#[tokio::test]
+async fn anon_and_authenticated_cannot_read_auth_users() {
+    let (_db, pool) = TestDb::migrated().await;
+    let mut conn: PgConnection = PgConnection::connect_with(&_db.options)
+        .await
+        .expect("connect");
+    let mut tx = conn.begin().await.expect("begin");
+    sqlx::query("set local role authenticated")
+        .execute(&mut *tx)
+        .await
+        .expect("set role");
+    let error = sqlx::query("select count(*) from auth.users")
+        .fetch_one(&mut *tx)
+        .await
+        .expect_err("authenticated must not read auth.users");
+    let code = error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    assert_eq!(code.as_deref(), Some("42501"));
+    drop(pool);
+}
