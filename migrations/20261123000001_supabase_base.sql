@@ -6,18 +6,26 @@
 -- as well as to a bare PostgreSQL such as the embedded one.
 
 -- The roles PostgREST switches to. NOLOGIN: nobody connects as them; the server's login
--- role switches to `authenticated` per transaction (`set local role`).
+-- role switches to `authenticated` per transaction (`set local role`). Roles belong to the
+-- whole cluster, so databases migrating side by side may race to create them: the loser's
+-- duplicate is ignored.
 do $$
+declare
+  spec text[];
 begin
-  if not exists (select 1 from pg_roles where rolname = 'anon') then
-    create role anon nologin noinherit;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'authenticated') then
-    create role authenticated nologin noinherit;
-  end if;
-  if not exists (select 1 from pg_roles where rolname = 'service_role') then
-    create role service_role nologin noinherit bypassrls;
-  end if;
+  foreach spec slice 1 in array array[
+    array['anon', 'nologin noinherit'],
+    array['authenticated', 'nologin noinherit'],
+    array['service_role', 'nologin noinherit bypassrls']
+  ] loop
+    if not exists (select 1 from pg_roles where rolname = spec[1]) then
+      begin
+        execute format('create role %I %s', spec[1], spec[2]);
+      exception when duplicate_object or unique_violation then
+        null;
+      end;
+    end if;
+  end loop;
 end
 $$;
 

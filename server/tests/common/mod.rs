@@ -40,6 +40,7 @@ fn server() -> &'static Server {
                         _dir: None,
                     };
                 }
+                remove_stale_clusters();
                 let dir = tempfile::Builder::new()
                     .prefix("switchboard-test-pg-")
                     .tempdir()
@@ -58,6 +59,26 @@ fn server() -> &'static Server {
         .join()
         .expect("test database server thread")
     })
+}
+
+/// Test processes never drop their cluster's directory (it lives in a static): remove
+/// those left by earlier runs whose PostgreSQL is no longer running.
+fn remove_stale_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with("switchboard-test-pg-") {
+            continue;
+        }
+        let pid_file = entry.path().join("pgdata").join("postmaster.pid");
+        let running = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok())
+            .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+        if !running {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The connection options of the server's maintenance database.

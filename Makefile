@@ -1,0 +1,50 @@
+# Switchboard: `make run` serves the app, `make test` runs every test.
+# Both install what is missing first (see `setup`); nothing else is needed on a fresh
+# Debian/Ubuntu machine with Rust (rustup) installed.
+
+CARGO_LEPTOS_VERSION := 0.3.11
+# Must equal the `wasm-bindgen` pin in Cargo.toml.
+WASM_BINDGEN_VERSION := 0.2.130
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Package lists are refreshed only when something is about to be installed.
+APT_INSTALL := $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+
+.PHONY: run test setup setup-test build-release help
+
+help:
+	@echo "make run    build and serve on http://127.0.0.1:3000 (embedded PostgreSQL unless DATABASE_URL is set)"
+	@echo "make test   unit, integration (real PostgreSQL) and browser tests"
+	@echo "make build-release   release build into target/release and target/site"
+
+run: setup
+	cargo leptos serve
+
+test: setup setup-test
+	cargo test -p app --features ssr
+	cargo test -p server
+	@data=$$(mktemp -d /tmp/switchboard-e2e.XXXXXX); trap 'rm -rf "$$data"' EXIT; \
+	SWITCHBOARD_DATA_DIR="$$data" LEPTOS_SITE_ADDR=127.0.0.1:3100 E2E_BASE_URL=http://127.0.0.1:3100 \
+	LEPTOS_RELOAD_PORT=3101 cargo leptos end-to-end
+
+build-release: setup
+	cargo leptos build --release
+
+# --- set-up: each step runs only when its tool is missing or at another version ---
+
+setup:
+	@command -v cargo >/dev/null || { echo "Rust is required: https://rustup.rs"; exit 1; }
+	@cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)" || \
+	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads
+	@wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)" || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+	@command -v npm >/dev/null || { $(APT_INSTALL) nodejs npm; }
+	@[ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { $(APT_INSTALL) postgresql; }
+
+setup-test:
+	@[ -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" ] || { $(APT_INSTALL) chromium; }
+	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && npm ci --no-audit --no-fund)
