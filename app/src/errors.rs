@@ -17,6 +17,8 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("Confirm your email address before signing in: we sent you a link. Need a new one? Use the form below.")]
+    Unconfirmed,
     #[error("Too many attempts. Please try again in {retry_after_secs} seconds.")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("The service is temporarily unavailable. Please try again shortly.")]
@@ -37,6 +39,7 @@ impl AppError {
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
             AppError::Conflict(_) => 409,
+            AppError::Unconfirmed => 403,
             AppError::TooManyRequests { .. } => 429,
             AppError::Unavailable => 503,
             AppError::Internal => 500,

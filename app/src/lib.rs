@@ -1,8 +1,10 @@
 //! Switchboard's user interface: the page shell, the routes and the server functions,
 //! shared by the server (feature `ssr`) and the WASM bundle (feature `hydrate`).
 
+pub mod auth;
 pub mod components;
 pub mod errors;
+pub mod providers;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod state;
@@ -11,10 +13,16 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
 use crate::components::layout::Header;
+use crate::providers::auth::provide_auth;
+use crate::routes::auth::{
+    ConfirmPage, ForgotPage, ResetPage, SignInPage, SignOutPage, SignUpPage,
+};
+use crate::routes::dashboard::DashboardPage;
+use crate::routes::settings::{AccountSettingsPage, SessionsPage};
 use crate::routes::{home::HomePage, not_found::NotFound};
 
 /// The HTML document every page is rendered into on the server.
@@ -49,12 +57,32 @@ pub fn App() -> impl IntoView {
             if text.is_empty() { "Switchboard".to_owned() } else { format!("{text} · Switchboard") }
         }/>
         <Router>
-            <Header/>
-            <main id="main">
-                <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage/>
-                </Routes>
-            </main>
+            <AppShell/>
         </Router>
+    }
+}
+
+/// Everything inside the router: the auth context, the header and the pages.
+#[component]
+fn AppShell() -> impl IntoView {
+    provide_auth();
+    view! {
+        <Header/>
+        // Every page renders whole on the server (SsrMode::Async): readable and usable
+        // without JavaScript, and guards decide before a byte of the page is sent.
+        <main id="main">
+            <Routes fallback=NotFound>
+                <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("signup")) view=SignUpPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("signin")) view=SignInPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("signout")) view=SignOutPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("confirm")) view=ConfirmPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("forgot")) view=ForgotPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("reset")) view=ResetPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("dashboard") view=DashboardPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("settings"), StaticSegment("account")) view=AccountSettingsPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("settings"), StaticSegment("sessions")) view=SessionsPage ssr=SsrMode::Async/>
+            </Routes>
+        </main>
     }
 }

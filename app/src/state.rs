@@ -1,8 +1,12 @@
 //! Server state shared by the axum handlers and, through context, the server functions.
 
+use std::sync::Arc;
+
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
+
+use crate::auth::server::{AuthSettings, Mailer, PasswordHasher};
 
 /// Settings the server functions and handlers need at request time.
 #[derive(Debug, Clone)]
@@ -10,11 +14,14 @@ pub struct AppConfig {
     pub production: bool,
     /// The app's own origin (scheme, host, port), used for links in emails and origin checks.
     pub app_origin: String,
+    pub auth: AuthSettings,
 }
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
-    pub config: std::sync::Arc<AppConfig>,
+    pub config: Arc<AppConfig>,
+    pub hasher: PasswordHasher,
+    pub mailer: Mailer,
 }

@@ -89,6 +89,36 @@ pub struct Config {
     )]
     pub db_acquire_timeout_ms: u64,
 
+    /// SMTP server for outgoing mail, e.g. smtps://user:pass@smtp.example.com (unset in
+    /// development: mail goes to the outbox shown at /dev/mailbox).
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Switchboard <no-reply@switchboard.localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Require new accounts to confirm their email address before signing in.
+    #[arg(long, env = "AUTH_REQUIRE_EMAIL_CONFIRMATION", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub require_email_confirmation: bool,
+
+    /// Sessions end after this long without a request (seconds; default 12 hours).
+    #[arg(long, env = "SESSION_IDLE_TIMEOUT_SECS", default_value_t = 12 * 3600, global = true)]
+    pub session_idle_timeout_secs: u64,
+
+    /// Sessions end this long after sign-in whatever the activity (seconds; default 7 days).
+    #[arg(long, env = "SESSION_ABSOLUTE_LIFETIME_SECS", default_value_t = 7 * 24 * 3600, global = true)]
+    pub session_absolute_lifetime_secs: u64,
+
+    /// Most password hashes computed at once (each takes 19 MiB); default: CPU count.
+    #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", global = true)]
+    pub password_hash_concurrency: Option<usize>,
+
     /// Log format (default: pretty in development, json in production).
     #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
@@ -101,6 +131,14 @@ impl Config {
 
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+
+    pub fn auth_settings(&self) -> app::auth::server::AuthSettings {
+        app::auth::server::AuthSettings {
+            require_confirmation: self.require_email_confirmation,
+            idle_timeout: Duration::from_secs(self.session_idle_timeout_secs.max(60)),
+            absolute_lifetime: Duration::from_secs(self.session_absolute_lifetime_secs.max(60)),
+        }
     }
 
     pub fn log_format(&self) -> LogFormat {

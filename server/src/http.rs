@@ -1,29 +1,67 @@
-//! The axum router: health endpoints, the Leptos pages and server functions, static files.
+//! The axum router: health endpoints, the session API, the dev mailbox, the Leptos pages
+//! and server functions, static files; sessions and authentication around all of them.
 
 use std::time::Duration;
 
+use app::auth::server::CurrentUser;
 use app::state::AppState;
 use app::{shell, App};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::{Extension, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::SessionManagerLayer;
+use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
+
+use crate::middleware::{authenticate, AuthLayerState};
+
+/// The tower-sessions store: records in `app_private.sessions` (created by the migrations).
+pub fn session_store(state: &AppState) -> PostgresStore {
+    let store = PostgresStore::new(state.pool.clone());
+    // Both names are constant, valid identifiers.
+    store
+        .with_schema_name("app_private")
+        .and_then(|s| s.with_table_name("sessions"))
+        .expect("constant session table names are valid")
+}
 
 /// The whole app as a router, for the binary and for tests.
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
-    Router::new()
+    let production = state.config.production;
+    let sessions = SessionManagerLayer::new(session_store(&state))
+        .with_name(if production {
+            "__Host-switchboard_session"
+        } else {
+            "switchboard_session"
+        })
+        .with_secure(production)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/");
+    let auth =
+        axum::middleware::from_fn_with_state(AuthLayerState::new(state.clone()), authenticate);
+
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/api/auth/session", get(session_api));
+    if !production {
+        router = router.route("/dev/mailbox", get(dev_mailbox));
+    }
+    router
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(auth)
+        .layer(sessions)
         .layer(CatchPanicLayer::new())
         .layer(
             TraceLayer::new_for_http()
@@ -49,5 +87,106 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "reason": "database unreachable" })),
         )
+    }
+}
+
+/// `GET /api/auth/session`: the signed-in user and when the session ends, or `{}`.
+async fn session_api(current: Option<Extension<CurrentUser>>) -> Response {
+    let body = match current.and_then(|Extension(CurrentUser(user))| user) {
+        Some(auth) => json!({
+            "user": {
+                "id": auth.user.id,
+                "email": auth.user.email,
+                "full_name": auth.user.full_name,
+                "organization_id": auth.user.organization_id,
+                "organization_name": auth.user.organization_name,
+                "role": auth.user.role,
+            },
+            "expires": auth.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
+        None => json!({}),
+    };
+    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+/// `GET /dev/mailbox` (development only): every email the app has "sent", newest first.
+async fn dev_mailbox(State(state): State<AppState>) -> Response {
+    let rows: Result<Vec<(i64, String, String, String, String)>, _> = sqlx::query_as(
+        "select id, recipient, subject, body,
+                to_char(created_at at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')
+         from app_private.outbox order by id desc limit 200",
+    )
+    .fetch_all(&state.pool)
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => return app::errors::AppError::from(error).into_response(),
+    };
+    let mut html = String::from(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Dev mailbox · Switchboard</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/switchboard.css\"></head><body><main>\
+         <h1>Dev mailbox</h1><p class=\"muted\">Development only: every email the app has sent, newest first. \
+         With <code>SMTP_URL</code> set, mail goes out over SMTP instead.</p>",
+    );
+    if rows.is_empty() {
+        html.push_str("<p>No mail yet.</p>");
+    }
+    for (id, to, subject, body, at) in rows {
+        html.push_str(&format!(
+            "<article class=\"mail\" data-testid=\"mail\" id=\"mail-{id}\"><h2>{}</h2><p class=\"muted\">To <span data-testid=\"mail-to\">{}</span> · {}</p><pre>{}</pre></article>",
+            escape(&subject),
+            escape(&to),
+            escape(&at),
+            linkify(&escape(&body)),
+        ));
+    }
+    html.push_str("</main></body></html>");
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Makes the (already escaped) http(s) URLs of a mail body clickable.
+fn linkify(escaped: &str) -> String {
+    escaped
+        .split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let trimmed = word.trim_end();
+            if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+                format!(
+                    "<a href=\"{trimmed}\">{trimmed}</a>{}",
+                    &word[trimmed.len()..]
+                )
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mailbox_text_is_escaped_and_links_kept() {
+        let escaped = super::escape("<script>x</script> & \"q\"");
+        assert_eq!(
+            escaped,
+            "&lt;script&gt;x&lt;/script&gt; &amp; &quot;q&quot;"
+        );
+        let html = super::linkify("Open http://127.0.0.1:3000/auth/confirm?token=ab now");
+        assert!(html.contains("<a href=\"http://127.0.0.1:3000/auth/confirm?token=ab\">"));
     }
 }

@@ -4,10 +4,12 @@ pub mod config;
 pub mod db;
 pub mod embedded;
 pub mod http;
+pub mod middleware;
 pub mod telemetry;
 
 use std::sync::Arc;
 
+use app::auth::server::{Mailer, PasswordHasher};
 use app::state::{AppConfig, AppState};
 use leptos::config::get_configuration;
 use sqlx::PgPool;
@@ -35,6 +37,69 @@ pub enum StartError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// The request-time state built from the configuration.
+pub fn build_state(
+    config: &Config,
+    pool: PgPool,
+    leptos_options: leptos::config::LeptosOptions,
+) -> Result<AppState, StartError> {
+    let addr = leptos_options.site_addr;
+    let mailer = match &config.smtp_url {
+        Some(url) => Mailer::smtp(url, &config.mail_from).map_err(StartError::Config)?,
+        None if config.production() && config.require_email_confirmation => {
+            return Err(StartError::Config(
+                "production needs SMTP_URL to send confirmation emails \
+                 (or AUTH_REQUIRE_EMAIL_CONFIRMATION=false)"
+                    .to_owned(),
+            ))
+        }
+        None => Mailer::Outbox,
+    };
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let app_config = AppConfig {
+        production: config.production(),
+        app_origin: config
+            .app_origin
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned(),
+        auth: config.auth_settings(),
+    };
+    Ok(AppState {
+        leptos_options,
+        pool,
+        config: Arc::new(app_config),
+        hasher: PasswordHasher::new(config.password_hash_concurrency.unwrap_or(cpus)),
+        mailer,
+    })
+}
+
+/// Deletes expired sessions, tokens and throttling windows, every few minutes, forever.
+pub fn spawn_cleanup(pool: PgPool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let result = sqlx::raw_sql(
+                "delete from app_private.sessions where expiry_date < now();
+                 delete from app_private.user_sessions where expires_at < now();
+                 delete from app_private.email_tokens where expires_at < now() - interval '1 day';
+                 delete from app_private.rate_limits where window_start < now() - interval '1 day';",
+            )
+            .execute(&pool)
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, "expired-row cleanup failed; will retry");
+            }
+        }
+    })
 }
 
 /// The database the app runs on: the configured one, or an embedded cluster it owns.
@@ -87,18 +152,8 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     let addr = leptos_options.site_addr;
     let database = Database::open(&config).await?;
 
-    let app_config = AppConfig {
-        production: config.production(),
-        app_origin: config
-            .app_origin
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}")),
-    };
-    let state = AppState {
-        leptos_options,
-        pool: database.pool.clone(),
-        config: Arc::new(app_config),
-    };
+    let state = build_state(&config, database.pool.clone(), leptos_options)?;
+    let cleanup = spawn_cleanup(database.pool.clone());
     let router = http::app(state);
 
     let listener = TcpListener::bind(addr)
@@ -112,6 +167,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .with_graceful_shutdown(shutdown_signal())
     .await;
     tracing::info!("shutting down");
+    cleanup.abort();
     database.close().await;
     served.map_err(StartError::Serve)
 }

@@ -1,3 +1,5 @@
 //! Reusable pieces of the interface.
 
+pub mod forms;
+pub mod guard;
 pub mod layout;

@@ -5,10 +5,11 @@
 //! and that stops when the process ends.
 #![allow(dead_code)]
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use app::state::{AppConfig, AppState};
+use app::state::AppState;
+use clap::Parser;
 use leptos::config::LeptosOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -64,7 +65,9 @@ fn server() -> &'static Server {
 /// Test processes never drop their cluster's directory (it lives in a static): remove
 /// those left by earlier runs whose PostgreSQL is no longer running.
 fn remove_stale_clusters() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name();
         if !name.to_string_lossy().starts_with("switchboard-test-pg-") {
@@ -74,7 +77,9 @@ fn remove_stale_clusters() {
         let running = std::fs::read_to_string(pid_file)
             .ok()
             .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok())
-            .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+            .is_some_and(|pid| {
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            });
         if !running {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -163,12 +168,192 @@ pub fn leptos_options() -> LeptosOptions {
 }
 
 pub fn state(pool: PgPool) -> AppState {
-    AppState {
-        leptos_options: leptos_options(),
-        pool,
-        config: Arc::new(AppConfig {
-            production: false,
-            app_origin: "http://127.0.0.1:3000".to_owned(),
-        }),
+    state_with(pool, &[])
+}
+
+/// App state as the binary builds it, from the default configuration plus `flags`.
+pub fn state_with(pool: PgPool, flags: &[&str]) -> AppState {
+    let args = std::iter::once("switchboard").chain(flags.iter().copied());
+    let cli = switchboard::config::Cli::try_parse_from(args).expect("test flags parse");
+    switchboard::build_state(&cli.config, pool, leptos_options()).expect("test state")
+}
+
+/// A real server on a loopback port, over a fresh migrated database.
+pub struct TestApp {
+    pub base: String,
+    pub pool: PgPool,
+    pub state: AppState,
+    _db: TestDb,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(flags: &[&str]) -> Self {
+        let (db, pool) = TestDb::migrated().await;
+        let state = state_with(pool.clone(), flags);
+        let router = switchboard::http::app(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
+        });
+        Self {
+            base,
+            pool,
+            state,
+            _db: db,
+            server,
+        }
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36")
+            .build()
+            .expect("client")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A server-function call as the hydrated app makes it (fetch, form-encoded).
+    pub async fn call(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(path))
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("server function call")
+    }
+
+    /// A plain HTML form post, as a browser without JavaScript sends it.
+    pub async fn post_form(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        referer: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(path))
+            .header("Accept", "text/html,application/xhtml+xml")
+            .header("Referer", self.url(referer))
+            .form(form)
+            .send()
+            .await
+            .expect("form post")
+    }
+
+    pub async fn session_json(&self, client: &reqwest::Client) -> serde_json::Value {
+        client
+            .get(self.url("/api/auth/session"))
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// The newest mail to `to` in the dev outbox: (subject, body).
+    pub async fn last_mail(&self, to: &str) -> Option<(String, String)> {
+        sqlx::query_as("select subject, body from app_private.outbox where recipient = $1 order by id desc limit 1")
+            .bind(to)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("outbox")
+    }
+
+    pub async fn mail_count(&self, to: &str) -> i64 {
+        sqlx::query_scalar("select count(*) from app_private.outbox where recipient = $1")
+            .bind(to)
+            .fetch_one(&self.pool)
+            .await
+            .expect("outbox count")
+    }
+
+    /// The token of the newest link in the newest mail to `to`.
+    pub async fn mailed_token(&self, to: &str) -> String {
+        let (_, body) = self.last_mail(to).await.expect("a mail was sent");
+        let start = body.find("token=").expect("a token link") + "token=".len();
+        body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect()
+    }
+
+    /// Signs up and confirms `email`; returns nothing, the account is ready to sign in.
+    pub async fn register(&self, email: &str, password: &str, organization: &str) {
+        let client = self.client();
+        let response = self
+            .call(
+                &client,
+                "/auth/signup",
+                &[
+                    ("email", email),
+                    ("password", password),
+                    ("full_name", "Test User"),
+                    ("organization", organization),
+                ],
+            )
+            .await;
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "sign-up: {}",
+            response.status()
+        );
+        let token = self.mailed_token(&email.trim().to_lowercase()).await;
+        let response = self
+            .call(&client, "/auth/confirm", &[("token", &token)])
+            .await;
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "confirm: {}",
+            response.status()
+        );
+    }
+
+    /// A new client signed in as `email`.
+    pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.client();
+        let response = self
+            .call(
+                &client,
+                "/auth/signin",
+                &[("email", email), ("password", password), ("next", "")],
+            )
+            .await;
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "sign-in: {}",
+            response.status()
+        );
+        client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }

@@ -1,0 +1,53 @@
+//! The auth context: the signed-in user as a resource, refreshed after signing in, up or
+//! out (what NextAuth's `useSession` is to a Next.js app).
+
+use leptos::prelude::*;
+
+use crate::auth::api::{current_user, SignIn, SignOut, SignUp};
+use crate::auth::SessionUser;
+use crate::errors::AppError;
+
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub user: Resource<Result<Option<SessionUser>, AppError>>,
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub sign_out: ServerAction<SignOut>,
+}
+
+impl Auth {
+    /// The user once loaded: `None` while loading or when signed out.
+    pub fn signed_in(&self) -> Option<SessionUser> {
+        self.user.get().and_then(Result::ok).flatten()
+    }
+}
+
+/// Must run inside `<Router>` (the actions read errors of no-JS form posts from the URL).
+pub fn provide_auth() -> Auth {
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_up = ServerAction::<SignUp>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let user = Resource::new(
+        move || {
+            (
+                sign_in.version().get(),
+                sign_up.version().get(),
+                sign_out.version().get(),
+            )
+        },
+        |_| current_user(),
+    );
+    let auth = Auth {
+        user,
+        sign_in,
+        sign_up,
+        sign_out,
+    };
+    provide_context(auth);
+    auth
+}
+
+pub fn use_auth() -> Auth {
+    // Provided by `AppShell` for every route; a missing context is a programming error.
+    expect_context::<Auth>()
+}

@@ -1,0 +1,3 @@
+//! Contexts provided at the root of the app.
+
+pub mod auth;
