@@ -1,12 +1,5 @@
-import { test, expect, Page } from "@playwright/test";
-
-// Hydration is done once the WASM has attached its handlers; the server marks nothing,
-// so wait for the bundle to have loaded and for the reactive estimator to respond.
-async function waitForHydration(page: Page): Promise<void> {
-  await page.waitForFunction(() =>
-    performance.getEntriesByType("resource").some((entry) => entry.name.endsWith(".wasm")),
-  );
-}
+import { test, expect } from "@playwright/test";
+import { waitForHydration } from "./helpers";
 
 test("the landing page is rendered by the server and says what the product is", async ({ browser }) => {
   // JavaScript off: what a crawler or a no-JS user gets is the server's HTML alone.

@@ -70,7 +70,7 @@ pub fn SignInPage() -> impl IntoView {
             <h1 id="signin-title">"Sign in"</h1>
             <Notice text=notice/>
             <ActionForm action=action>
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="email" required maxlength="254"/>
                 <label for="password">"Password"</label>
@@ -113,7 +113,7 @@ pub fn ConfirmPage() -> impl IntoView {
             <h1 id="confirm-title">"Confirm your email address"</h1>
             <p>"One click and your account is ready."</p>
             <ActionForm action=action>
-                <input type="hidden" name="token" prop:value=token/>
+                <input type="hidden" name="token" value=token/>
                 <FormError error=error_of(action)/>
                 <SubmitButton pending=action.pending() label="Confirm email address" busy="Confirming…"/>
             </ActionForm>
@@ -149,7 +149,7 @@ pub fn ResetPage() -> impl IntoView {
         <section class="auth-card" aria-labelledby="reset-title">
             <h1 id="reset-title">"Choose a new password"</h1>
             <ActionForm action=action>
-                <input type="hidden" name="token" prop:value=token/>
+                <input type="hidden" name="token" value=token/>
                 <label for="password">"New password"</label>
                 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="128"/>
                 <FormError error=error_of(action)/>

@@ -1,0 +1,28 @@
+import { expect, Page, BrowserContext } from "@playwright/test";
+
+export const PASSWORD = "correct horse battery staple";
+
+/// A unique address per test run, so runs never collide on one database.
+export function uniqueEmail(prefix: string): string {
+  return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+/// Waits until the WASM bundle has loaded and hydrated the page.
+export async function waitForHydration(page: Page): Promise<void> {
+  await page.waitForFunction(() =>
+    performance.getEntriesByType("resource").some((entry) => entry.name.endsWith(".wasm")),
+  );
+  await page.waitForLoadState("networkidle");
+}
+
+/// The confirmation link mailed to `email`, read from /dev/mailbox like a person would.
+export async function confirmationLink(context: BrowserContext, email: string): Promise<string> {
+  const mailbox = await context.newPage();
+  await mailbox.goto("/dev/mailbox");
+  const mail = mailbox.getByTestId("mail").filter({ hasText: email }).filter({ hasText: "Confirm your email address" }).first();
+  await expect(mail).toBeVisible();
+  const href = await mail.getByRole("link").first().getAttribute("href");
+  await mailbox.close();
+  if (!href) throw new Error("no confirmation link in the mail");
+  return href;
+}
