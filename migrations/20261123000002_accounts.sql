@@ -27,6 +27,8 @@ create table if not exists public.memberships (
   primary key (organization_id, user_id)
 );
 create index if not exists memberships_user_id_idx on public.memberships (user_id);
+-- Policies test the role too (only owners touch owner rows): every policy column is indexed.
+create index if not exists memberships_role_idx on public.memberships (role, organization_id);
 
 create table if not exists public.profiles (
   id uuid primary key references auth.users (id) on delete cascade,
@@ -43,28 +45,19 @@ create schema if not exists app_private;
 revoke all on schema app_private from public;
 grant usage on schema app_private to authenticated;
 
-create or replace function app_private.is_member(org uuid)
-returns boolean language sql stable security definer set search_path = '' as $$
-  select exists (
-    select 1 from public.memberships m
-    where m.organization_id = org and m.user_id = (select auth.uid())
-  )
+-- The organizations the current user belongs to with at least `min_role`
+-- (viewer < member < admin < owner). Policies test `organization_id in (select ...)`,
+-- which PostgreSQL evaluates once per statement, not once per row.
+create or replace function app_private.org_ids(min_role text default 'viewer')
+returns setof uuid language sql stable security definer set search_path = '' as $$
+  select m.organization_id from public.memberships m
+  where m.user_id = (select auth.uid())
+    and array_position(array['viewer', 'member', 'admin', 'owner'], m.role)
+        >= array_position(array['viewer', 'member', 'admin', 'owner'], min_role)
 $$;
 
--- Whether the current user's role in `org` is at least `min_role`
--- (viewer < member < admin < owner).
-create or replace function app_private.has_role(org uuid, min_role text)
-returns boolean language sql stable security definer set search_path = '' as $$
-  select exists (
-    select 1 from public.memberships m
-    where m.organization_id = org and m.user_id = (select auth.uid())
-      and array_position(array['viewer', 'member', 'admin', 'owner'], m.role)
-          >= array_position(array['viewer', 'member', 'admin', 'owner'], min_role)
-  )
-$$;
-
-revoke all on function app_private.is_member(uuid), app_private.has_role(uuid, text) from public;
-grant execute on function app_private.is_member(uuid), app_private.has_role(uuid, text) to authenticated;
+revoke all on function app_private.org_ids(text) from public;
+grant execute on function app_private.org_ids(text) to authenticated;
 
 alter table public.organizations enable row level security;
 alter table public.organizations force row level security;
@@ -73,7 +66,9 @@ alter table public.memberships force row level security;
 alter table public.profiles enable row level security;
 alter table public.profiles force row level security;
 
-revoke all on public.organizations, public.memberships, public.profiles from anon;
+-- Supabase's default privileges grant everything in `public` to the API roles: start from
+-- nothing and grant what the policies below are for.
+revoke all on public.organizations, public.memberships, public.profiles from anon, authenticated;
 grant select, update, delete on public.organizations to authenticated;
 grant select, insert, update, delete on public.memberships to authenticated;
 grant select, update on public.profiles to authenticated;
@@ -81,29 +76,43 @@ grant select, update on public.profiles to authenticated;
 -- organizations: members read; owners rename and delete. Created by the server at sign-up.
 drop policy if exists organizations_select on public.organizations;
 create policy organizations_select on public.organizations for select to authenticated
-  using ((select app_private.is_member(id)));
+  using (id in (select app_private.org_ids('viewer')));
 drop policy if exists organizations_update on public.organizations;
 create policy organizations_update on public.organizations for update to authenticated
-  using ((select app_private.has_role(id, 'owner')))
-  with check ((select app_private.has_role(id, 'owner')));
+  using (id in (select app_private.org_ids('owner')))
+  with check (id in (select app_private.org_ids('owner')));
 drop policy if exists organizations_delete on public.organizations;
 create policy organizations_delete on public.organizations for delete to authenticated
-  using ((select app_private.has_role(id, 'owner')));
+  using (id in (select app_private.org_ids('owner')));
 
 -- memberships: members see their organization's members; admins manage them.
 drop policy if exists memberships_select on public.memberships;
 create policy memberships_select on public.memberships for select to authenticated
-  using ((select app_private.is_member(organization_id)));
+  using (organization_id in (select app_private.org_ids('viewer')));
+-- Only owners may grant, change or remove the owner role (an admin cannot promote
+-- themselves or demote an owner).
 drop policy if exists memberships_insert on public.memberships;
 create policy memberships_insert on public.memberships for insert to authenticated
-  with check ((select app_private.has_role(organization_id, 'admin')));
+  with check (
+    organization_id in (select app_private.org_ids('admin'))
+    and (role <> 'owner' or organization_id in (select app_private.org_ids('owner')))
+  );
 drop policy if exists memberships_update on public.memberships;
 create policy memberships_update on public.memberships for update to authenticated
-  using ((select app_private.has_role(organization_id, 'admin')))
-  with check ((select app_private.has_role(organization_id, 'admin')));
+  using (
+    organization_id in (select app_private.org_ids('admin'))
+    and (role <> 'owner' or organization_id in (select app_private.org_ids('owner')))
+  )
+  with check (
+    organization_id in (select app_private.org_ids('admin'))
+    and (role <> 'owner' or organization_id in (select app_private.org_ids('owner')))
+  );
 drop policy if exists memberships_delete on public.memberships;
 create policy memberships_delete on public.memberships for delete to authenticated
-  using ((select app_private.has_role(organization_id, 'admin')));
+  using (
+    organization_id in (select app_private.org_ids('admin'))
+    and (role <> 'owner' or organization_id in (select app_private.org_ids('owner')))
+  );
 
 -- profiles: a user reads and edits their own; members of an organization read each other's.
 drop policy if exists profiles_select on public.profiles;
@@ -112,7 +121,7 @@ create policy profiles_select on public.profiles for select to authenticated
     id = (select auth.uid())
     or exists (
       select 1 from public.memberships m
-      where m.user_id = profiles.id and (select app_private.is_member(m.organization_id))
+      where m.user_id = profiles.id and m.organization_id in (select app_private.org_ids('viewer'))
     )
   );
 drop policy if exists profiles_update on public.profiles;
@@ -120,8 +129,13 @@ create policy profiles_update on public.profiles for update to authenticated
   using (id = (select auth.uid()))
   with check (
     id = (select auth.uid())
-    and (organization_id is null or (select app_private.is_member(organization_id)))
+    and (organization_id is null or organization_id in (select app_private.org_ids('viewer')))
   );
+
+-- sqlx's own bookkeeping lives in `public` (where PostgREST would expose it): lock it.
+alter table public._sqlx_migrations enable row level security;
+alter table public._sqlx_migrations force row level security;
+revoke all on public._sqlx_migrations from anon, authenticated;
 
 -- Server bookkeeping: never reachable through the API roles.
 

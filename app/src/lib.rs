@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod components;
 pub mod errors;
+pub mod org;
 pub mod providers;
 pub mod routes;
 #[cfg(feature = "ssr")]

@@ -1,0 +1,533 @@
+//! The only way from a server function to organization data. An `OrgStore` is made from
+//! the session (`OrgStore::for_request`), so it always acts as the signed-in user, and
+//! every query it runs goes through an `RlsTx`: PostgreSQL's policies decide what it sees.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::rls::RlsTx;
+use super::{
+    Agent, AgentInput, CallDetail, CallFilter, CallPage, CallRow, Dashboard, Member, OrgChoice,
+    TranscriptLine,
+};
+use crate::auth::server::{app_state, require_user, Authenticated};
+use crate::errors::AppError;
+
+pub const CALLS_PAGE_SIZE: i64 = 25;
+
+pub struct OrgStore {
+    pool: PgPool,
+    auth: Authenticated,
+}
+
+/// Maps what PostgreSQL refuses to what the user may be told.
+fn refused(error: sqlx::Error) -> AppError {
+    let code = error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    match code.as_deref() {
+        // insufficient_privilege: RLS `with check` or a missing grant.
+        Some("42501") => AppError::Forbidden,
+        Some("23514") | Some("22P02") | Some("22001") | Some("23502") => {
+            AppError::BadRequest("Some of the values are not valid.".to_owned())
+        }
+        Some("23503") => {
+            AppError::BadRequest("That refers to something that does not exist.".to_owned())
+        }
+        _ => AppError::from(error),
+    }
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+#[derive(sqlx::FromRow)]
+struct AgentRecord {
+    id: Uuid,
+    organization_id: Uuid,
+    name: String,
+    greeting: String,
+    instructions: String,
+    voice: String,
+    language: String,
+    phone_number: Option<String>,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<AgentRecord> for Agent {
+    fn from(r: AgentRecord) -> Self {
+        Agent {
+            id: r.id,
+            organization_id: r.organization_id,
+            name: r.name,
+            greeting: r.greeting,
+            instructions: r.instructions,
+            voice: r.voice,
+            language: r.language,
+            phone_number: r.phone_number,
+            status: r.status,
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
+        }
+    }
+}
+
+const AGENT_COLUMNS: &str =
+    "id, organization_id, name, greeting, instructions, voice, language, phone_number, status, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct CallRecord {
+    id: Uuid,
+    agent_id: Option<Uuid>,
+    agent_name: Option<String>,
+    direction: String,
+    from_number: String,
+    to_number: String,
+    started_at: DateTime<Utc>,
+    duration_seconds: i32,
+    status: String,
+    sentiment: Option<String>,
+    summary: String,
+}
+
+impl From<CallRecord> for CallRow {
+    fn from(r: CallRecord) -> Self {
+        CallRow {
+            id: r.id,
+            agent_id: r.agent_id,
+            agent_name: r.agent_name,
+            direction: r.direction,
+            from_number: r.from_number,
+            to_number: r.to_number,
+            started_at: time(r.started_at),
+            duration_seconds: r.duration_seconds,
+            status: r.status,
+            sentiment: r.sentiment,
+            summary: r.summary,
+        }
+    }
+}
+
+const CALL_COLUMNS: &str =
+    "c.id, c.agent_id, a.name as agent_name, c.direction, c.from_number, c.to_number,
+     c.started_at, c.duration_seconds, c.status, c.sentiment, c.summary";
+
+/// `started_at` (µs since the epoch) and id of the last row shown: the keyset position.
+pub fn encode_cursor(started_at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}_{}", started_at.timestamp_micros(), id.simple())
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (micros, id) = cursor.split_once('_')?;
+    let at = DateTime::<Utc>::from_timestamp_micros(micros.parse().ok()?)?;
+    Some((at, Uuid::parse_str(id).ok()?))
+}
+
+fn parse_day(day: Option<&str>, field: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
+    match day.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::BadRequest(format!("{field} must be a date like 2026-01-31."))),
+    }
+}
+
+impl OrgStore {
+    /// The store for this request's signed-in user (401 without one).
+    pub fn for_request() -> Result<Self, AppError> {
+        let auth = require_user()?;
+        let state = app_state()?;
+        Ok(Self {
+            pool: state.pool,
+            auth,
+        })
+    }
+
+    /// For tests and tools that already hold a user.
+    pub fn for_user(pool: PgPool, auth: Authenticated) -> Self {
+        Self { pool, auth }
+    }
+
+    pub fn user(&self) -> &Authenticated {
+        &self.auth
+    }
+
+    /// The organization the user works in now.
+    pub fn current_org(&self) -> Result<Uuid, AppError> {
+        self.auth.user.organization_id.ok_or(AppError::NotFound)
+    }
+
+    async fn tx(&self) -> Result<RlsTx, AppError> {
+        RlsTx::begin(&self.pool, &self.auth).await
+    }
+
+    pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
+        let org = self.current_org()?;
+        let mut tx = self.tx().await?;
+        let name: Option<String> =
+            sqlx::query_scalar("select name from public.organizations where id = $1")
+                .bind(org)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(refused)?;
+        let name = name.ok_or(AppError::NotFound)?;
+        let stats: serde_json::Value = sqlx::query_scalar("select public.dashboard_stats($1)")
+            .bind(org)
+            .fetch_one(tx.conn())
+            .await
+            .map_err(refused)?;
+        let latest: Vec<CallRecord> = sqlx::query_as(&format!(
+            "select {CALL_COLUMNS} from public.calls c left join public.agents a on a.id = c.agent_id
+             where c.organization_id = $1 order by c.started_at desc, c.id desc limit 10"
+        ))
+        .bind(org)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        Ok(dashboard_from_stats(
+            name,
+            &stats,
+            latest.into_iter().map(CallRow::from).collect(),
+        ))
+    }
+
+    pub async fn list_agents(&self, search: &str) -> Result<Vec<Agent>, AppError> {
+        let org = self.current_org()?;
+        let pattern = format!("%{}%", escape_like(search.trim()));
+        let mut tx = self.tx().await?;
+        let rows: Vec<AgentRecord> = sqlx::query_as(&format!(
+            "select {AGENT_COLUMNS} from public.agents
+             where organization_id = $1 and (name ilike $2 or coalesce(phone_number, '') ilike $2)
+             order by name, id limit 500"
+        ))
+        .bind(org)
+        .bind(pattern)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(Agent::from).collect())
+    }
+
+    pub async fn get_agent(&self, id: Uuid) -> Result<Agent, AppError> {
+        let mut tx = self.tx().await?;
+        let row: Option<AgentRecord> = sqlx::query_as(&format!(
+            "select {AGENT_COLUMNS} from public.agents where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        row.map(Agent::from).ok_or(AppError::NotFound)
+    }
+
+    pub async fn create_agent(&self, input: &AgentInput) -> Result<Agent, AppError> {
+        let org = self.current_org()?;
+        let mut tx = self.tx().await?;
+        let row: AgentRecord = sqlx::query_as(&format!(
+            "insert into public.agents (organization_id, name, greeting, instructions, voice, language, phone_number)
+             values ($1, $2, $3, $4, $5, $6, $7) returning {AGENT_COLUMNS}"
+        ))
+        .bind(org)
+        .bind(&input.name)
+        .bind(&input.greeting)
+        .bind(&input.instructions)
+        .bind(&input.voice)
+        .bind(&input.language)
+        .bind(&input.phone_number)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    pub async fn update_agent(&self, id: Uuid, input: &AgentInput) -> Result<Agent, AppError> {
+        let mut tx = self.tx().await?;
+        let row: Option<AgentRecord> = sqlx::query_as(&format!(
+            "update public.agents set name = $2, greeting = $3, instructions = $4, voice = $5, language = $6,
+                    phone_number = $7
+             where id = $1 returning {AGENT_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(&input.name)
+        .bind(&input.greeting)
+        .bind(&input.instructions)
+        .bind(&input.voice)
+        .bind(&input.language)
+        .bind(&input.phone_number)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        row.map(Agent::from).ok_or(AppError::NotFound)
+    }
+
+    pub async fn set_agent_status(&self, id: Uuid, status: &str) -> Result<Agent, AppError> {
+        let mut tx = self.tx().await?;
+        let row: Option<AgentRecord> = sqlx::query_as(&format!(
+            "update public.agents set status = $2 where id = $1 returning {AGENT_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(status)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        row.map(Agent::from).ok_or(AppError::NotFound)
+    }
+
+    pub async fn delete_agent(&self, id: Uuid) -> Result<(), AppError> {
+        let mut tx = self.tx().await?;
+        let deleted: Option<Uuid> =
+            sqlx::query_scalar("delete from public.agents where id = $1 returning id")
+                .bind(id)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(refused)?;
+        tx.commit().await?;
+        deleted.map(|_| ()).ok_or(AppError::NotFound)
+    }
+
+    pub async fn list_calls(
+        &self,
+        filter: &CallFilter,
+        cursor: Option<&str>,
+    ) -> Result<CallPage, AppError> {
+        let org = self.current_org()?;
+        let after =
+            match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+                None => None,
+                Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                    AppError::BadRequest("That page link is not valid.".to_owned())
+                })?),
+            };
+        let from = parse_day(filter.from.as_deref(), "From")?;
+        let to = parse_day(filter.to.as_deref(), "To")?;
+        let status = filter.status.as_deref().filter(|s| !s.is_empty());
+        if status.is_some_and(|s| !["completed", "missed", "failed", "voicemail"].contains(&s)) {
+            return Err(AppError::BadRequest("Unknown call status.".to_owned()));
+        }
+        let direction = filter.direction.as_deref().filter(|s| !s.is_empty());
+        if direction.is_some_and(|d| d != "inbound" && d != "outbound") {
+            return Err(AppError::BadRequest("Unknown call direction.".to_owned()));
+        }
+        let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        if q.is_some_and(|q| q.chars().count() > 200) {
+            return Err(AppError::BadRequest(
+                "Search for at most 200 characters.".to_owned(),
+            ));
+        }
+        let mut tx = self.tx().await?;
+        let records: Vec<CallRecord> = sqlx::query_as(&format!(
+            "select {CALL_COLUMNS} from public.calls c left join public.agents a on a.id = c.agent_id
+             where c.organization_id = $1
+               and ($2::timestamptz is null or (c.started_at, c.id) < ($2, $3))
+               and ($4::uuid is null or c.agent_id = $4)
+               and ($5::text is null or c.status = $5)
+               and ($6::text is null or c.direction = $6)
+               and ($7::date is null or c.started_at >= ($7::date)::timestamp at time zone 'utc')
+               and ($8::date is null or c.started_at < ($8::date + 1)::timestamp at time zone 'utc')
+               and ($9::text is null or to_tsvector('english', c.summary) @@ websearch_to_tsquery('english', $9))
+             order by c.started_at desc, c.id desc
+             limit $10"
+        ))
+        .bind(org)
+        .bind(after.map(|(at, _)| at))
+        .bind(after.map(|(_, id)| id))
+        .bind(filter.agent)
+        .bind(status)
+        .bind(direction)
+        .bind(from)
+        .bind(to)
+        .bind(q)
+        .bind(CALLS_PAGE_SIZE + 1)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        let has_more = records.len() as i64 > CALLS_PAGE_SIZE;
+        let mut records = records;
+        records.truncate(CALLS_PAGE_SIZE as usize);
+        let next_cursor = if has_more {
+            records.last().map(|r| encode_cursor(r.started_at, r.id))
+        } else {
+            None
+        };
+        Ok(CallPage {
+            calls: records.into_iter().map(CallRow::from).collect(),
+            next_cursor,
+        })
+    }
+
+    pub async fn get_call(&self, id: Uuid) -> Result<CallDetail, AppError> {
+        let mut tx = self.tx().await?;
+        let row: Option<(serde_json::Value, Option<String>)> =
+            sqlx::query_as("select transcript, recording_url from public.calls where id = $1")
+                .bind(id)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(refused)?;
+        let call: Option<CallRecord> = sqlx::query_as(&format!(
+            "select {CALL_COLUMNS} from public.calls c left join public.agents a on a.id = c.agent_id where c.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        let ((transcript, recording_url), call) = row.zip(call).ok_or(AppError::NotFound)?;
+        let transcript: Vec<TranscriptLine> =
+            serde_json::from_value(transcript).unwrap_or_default();
+        Ok(CallDetail {
+            call: call.into(),
+            transcript,
+            recording_url,
+        })
+    }
+
+    pub async fn rename_organization(&self, name: &str) -> Result<(), AppError> {
+        let org = self.current_org()?;
+        let mut tx = self.tx().await?;
+        let updated: Option<Uuid> = sqlx::query_scalar(
+            "update public.organizations set name = $2 where id = $1 returning id",
+        )
+        .bind(org)
+        .bind(name)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        // Visible but not renamed: the policy allows owners only.
+        updated.map(|_| ()).ok_or(AppError::Forbidden)
+    }
+
+    pub async fn members(&self) -> Result<Vec<Member>, AppError> {
+        let org = self.current_org()?;
+        let mut tx = self.tx().await?;
+        let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+            "select user_id, email, full_name, role from app_private.org_members($1)",
+        )
+        .bind(org)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, email, full_name, role)| Member {
+                user_id,
+                email,
+                full_name,
+                role,
+            })
+            .collect())
+    }
+
+    pub async fn my_organizations(&self) -> Result<Vec<OrgChoice>, AppError> {
+        let current = self.auth.user.organization_id;
+        let mut tx = self.tx().await?;
+        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "select o.id, o.name, m.role from public.memberships m
+             join public.organizations o on o.id = m.organization_id
+             where m.user_id = (select auth.uid()) order by o.name, o.id",
+        )
+        .fetch_all(tx.conn())
+        .await
+        .map_err(refused)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, role)| OrgChoice {
+                current: Some(id) == current,
+                id,
+                name,
+                role,
+            })
+            .collect())
+    }
+
+    pub async fn switch_organization(&self, org: Uuid) -> Result<(), AppError> {
+        let mut tx = self.tx().await?;
+        let updated: Option<Uuid> = sqlx::query_scalar(
+            "update public.profiles set organization_id = $1 where id = (select auth.uid()) returning id",
+        )
+        .bind(org)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(|e| match refused(e) {
+            AppError::Forbidden => AppError::NotFound,
+            other => other,
+        })?;
+        tx.commit().await?;
+        updated.map(|_| ()).ok_or(AppError::NotFound)
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Builds the dashboard from `public.dashboard_stats` (the same JSON for both backends).
+pub fn dashboard_from_stats(
+    organization_name: String,
+    stats: &serde_json::Value,
+    latest: Vec<CallRow>,
+) -> Dashboard {
+    let int = |k: &str| stats.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+    let float = |k: &str| stats.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let per_day = stats
+        .get("per_day")
+        .and_then(|v| v.as_array())
+        .map(|days| {
+            days.iter()
+                .filter_map(|d| Some((d.get(0)?.as_str()?.to_owned(), d.get(1)?.as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Dashboard {
+        organization_name,
+        agents: int("agents"),
+        calls_24h: int("calls_24h"),
+        calls_7d: int("calls_7d"),
+        avg_duration_7d: float("avg_duration_7d"),
+        answer_rate_7d: float("answer_rate_7d"),
+        per_day,
+        latest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let at = DateTime::<Utc>::from_timestamp_micros(1_790_000_000_123_456).expect("time");
+        let id = Uuid::new_v4();
+        assert_eq!(decode_cursor(&encode_cursor(at, id)), Some((at, id)));
+        for bad in [
+            "",
+            "x_y",
+            "123",
+            "123_notauuid",
+            "'; drop table calls; --_00000000000000000000000000000000",
+        ] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("100%_a\\"), "100\\%\\_a\\\\");
+    }
+}
