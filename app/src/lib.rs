@@ -14,15 +14,18 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 use crate::components::layout::Header;
 use crate::providers::auth::provide_auth;
+use crate::routes::agents::{AgentPage, AgentsPage, NewAgentPage};
 use crate::routes::auth::{
     ConfirmPage, ForgotPage, ResetPage, SignInPage, SignOutPage, SignUpPage,
 };
+use crate::routes::calls::{CallPage, CallsPage};
 use crate::routes::dashboard::DashboardPage;
+use crate::routes::organization::OrganizationSettingsPage;
 use crate::routes::settings::{AccountSettingsPage, SessionsPage};
 use crate::routes::{home::HomePage, not_found::NotFound};
 
@@ -83,6 +86,12 @@ fn AppShell() -> impl IntoView {
                 <Route path=StaticSegment("dashboard") view=DashboardPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("settings"), StaticSegment("account")) view=AccountSettingsPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("settings"), StaticSegment("sessions")) view=SessionsPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("settings"), StaticSegment("organization")) view=OrganizationSettingsPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("agents") view=AgentsPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("agents"), StaticSegment("new")) view=NewAgentPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("calls") view=CallsPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("calls"), ParamSegment("id")) view=CallPage ssr=SsrMode::Async/>
             </Routes>
         </main>
     }

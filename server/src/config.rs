@@ -29,6 +29,18 @@ pub struct Cli {
 pub enum Command {
     /// Serve the app (the default when no subcommand is given).
     Serve,
+    /// Create demo organizations, owners (password printed), agents and calls.
+    Seed {
+        /// How many organizations.
+        #[arg(long, default_value_t = 3)]
+        orgs: u32,
+        /// How many calls per organization (spread over the last 30 days).
+        #[arg(long, default_value_t = 500)]
+        calls_per_org: u32,
+        /// How many agents per organization.
+        #[arg(long, default_value_t = 3)]
+        agents_per_org: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@ pub mod db;
 pub mod embedded;
 pub mod http;
 pub mod middleware;
+pub mod seed;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -139,6 +140,27 @@ impl Database {
             let _ = tokio::task::spawn_blocking(move || drop(pg)).await;
         }
     }
+}
+
+/// `switchboard seed`: fills the configured (or embedded) database with demo data.
+pub async fn run_seed(config: Config, options: seed::SeedOptions) -> Result<(), StartError> {
+    let database = Database::open(&config).await?;
+    let result = seed::seed(&database.pool, options).await;
+    database.close().await;
+    let report = result.map_err(|e| StartError::Config(format!("seeding failed: {e}")))?;
+    println!(
+        "Seeded {} organizations, {} agents and {} calls in {:.1} s.\n\
+         Sign in as {} (or owner<N>-{}@demo.switchboard.test, N = 1..{}) with the password: {}",
+        report.orgs,
+        report.agents,
+        report.calls,
+        report.seconds,
+        report.first_email,
+        report.run,
+        report.orgs,
+        seed::DEMO_PASSWORD
+    );
+    Ok(())
 }
 
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.

@@ -9,6 +9,18 @@ async fn main() -> ExitCode {
     switchboard::telemetry::init(cli.config.log_format());
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => switchboard::serve(cli.config).await,
+        Command::Seed {
+            orgs,
+            calls_per_org,
+            agents_per_org,
+        } => {
+            let options = switchboard::seed::SeedOptions {
+                orgs,
+                calls_per_org,
+                agents_per_org,
+            };
+            switchboard::run_seed(cli.config, options).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! Reusable pieces of the interface.
 
+pub mod data;
 pub mod forms;
 pub mod guard;
 pub mod layout;

@@ -206,7 +206,10 @@ pub async fn delete_agent(id: Uuid, confirm: Option<String>) -> Result<(), AppEr
 }
 
 #[server(prefix = "/api/org", endpoint = "calls")]
-pub async fn list_calls(filter: CallFilter, cursor: Option<String>) -> Result<CallPage, AppError> {
+pub async fn list_calls(
+    #[server(default)] filter: CallFilter,
+    cursor: Option<String>,
+) -> Result<CallPage, AppError> {
     use crate::auth::server::fail;
     guard::store()?
         .list_calls(&filter, cursor.as_deref())

@@ -1,34 +1,55 @@
-//! The first signed-in page.
+//! The first signed-in page: the organization at a glance.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
+use crate::components::data::{duration_text, CallsChart, CallsTable, ErrorView};
 use crate::components::guard::RequireAuth;
+use crate::org::api::dashboard_data;
 use crate::providers::auth::use_auth;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let auth = use_auth();
     view! {
         <Title text="Dashboard"/>
         <RequireAuth>
-            {move || auth.signed_in().map(|user| {
-                let greeting = if user.full_name.is_empty() { "Welcome".to_owned() } else { format!("Welcome, {}", user.full_name) };
-                view! {
-                    <section aria-labelledby="dashboard-title">
-                        <h1 id="dashboard-title">{greeting}</h1>
-                        <dl class="facts">
-                            <dt>"Organization"</dt>
-                            <dd data-testid="organization-name">{user.organization_name.clone().unwrap_or_default()}</dd>
-                            <dt>"Signed in as"</dt>
-                            <dd data-testid="user-email">{user.email.clone()}</dd>
-                            <dt>"Your role"</dt>
-                            <dd>{user.role.clone().unwrap_or_default()}</dd>
-                        </dl>
-                        <p class="muted">"Agents and calls arrive here next."</p>
-                    </section>
-                }
-            })}
+            <DashboardContent/>
         </RequireAuth>
+    }
+}
+
+#[component]
+fn DashboardContent() -> impl IntoView {
+    let auth = use_auth();
+    let data = Resource::new(|| (), |_| dashboard_data());
+    let user = move || auth.signed_in();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the dashboard…"</p> }>
+            {move || data.get().map(|result| match result {
+                Err(error) => view! { <ErrorView error/> }.into_any(),
+                Ok(d) => view! {
+                    <section aria-labelledby="dashboard-title">
+                        <h1 id="dashboard-title" data-testid="organization-name">{d.organization_name.clone()}</h1>
+                        <p class="muted">
+                            "Signed in as " <span data-testid="user-email">{move || user().map(|u| u.email).unwrap_or_default()}</span>
+                            " · " {move || user().and_then(|u| u.role).unwrap_or_default()}
+                        </p>
+                        <div class="stats">
+                            <div class="stat"><span class="stat-value" data-testid="stat-agents">{d.agents}</span><span class="stat-label">"Agents"</span></div>
+                            <div class="stat"><span class="stat-value" data-testid="stat-calls-24h">{d.calls_24h}</span><span class="stat-label">"Calls, last 24 h"</span></div>
+                            <div class="stat"><span class="stat-value" data-testid="stat-calls-7d">{d.calls_7d}</span><span class="stat-label">"Calls, last 7 days"</span></div>
+                            <div class="stat"><span class="stat-value">{duration_text(d.avg_duration_7d.round() as i32)}</span><span class="stat-label">"Average answered call, 7 days"</span></div>
+                            <div class="stat"><span class="stat-value">{format!("{:.1} %", d.answer_rate_7d)}</span><span class="stat-label">"Answer rate, 7 days"</span></div>
+                        </div>
+                        <h2>"Calls per day, last 30 days"</h2>
+                        <CallsChart per_day=d.per_day.clone()/>
+                        <h2>"Latest calls"</h2>
+                        <CallsTable calls=d.latest.clone()/>
+                        <p><A href="/calls">"All calls"</A> " · " <A href="/agents">"Agents"</A></p>
+                    </section>
+                }.into_any(),
+            })}
+        </Suspense>
     }
 }
