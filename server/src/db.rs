@@ -57,8 +57,30 @@ pub enum RoleCheckError {
     OwnsTables(String, String),
     #[error("the login role cannot switch to `{0}` (grant {0} to it)")]
     CannotSwitch(String),
+    #[error(
+        "the login role `{0}` is neither a superuser nor BYPASSRLS: sign-up, sessions and the seed \
+         write as the system and would be refused by the forced RLS policies"
+    )]
+    SystemCannotBypass(String),
     #[error("could not check the request role: {0}")]
     Query(String),
+}
+
+/// The login role does the system's work (migrations, sign-up, sessions, the seed) on
+/// tables whose RLS is forced: it must bypass RLS (a superuser, or BYPASSRLS as Supabase's
+/// `postgres` role has). User requests never run as it: they switch to `authenticated`.
+pub async fn check_system_role(pool: &PgPool) -> Result<(), RoleCheckError> {
+    let (name, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+        "select rolname::text, rolsuper, rolbypassrls from pg_roles where rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(|e| RoleCheckError::Query(e.to_string()))?;
+    if superuser || bypass {
+        Ok(())
+    } else {
+        Err(RoleCheckError::SystemCannotBypass(name))
+    }
 }
 
 /// Refuses a request role under which Row-Level Security would not hold: a superuser, a

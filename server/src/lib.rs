@@ -128,6 +128,7 @@ impl Database {
             .await
             .map_err(StartError::Connect)?;
         db::migrate(&pool).await?;
+        db::check_system_role(&pool).await?;
         db::check_request_role(&pool, db::REQUEST_ROLE).await?;
         Ok(Self { pool, embedded })
     }

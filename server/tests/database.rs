@@ -265,3 +265,25 @@ async fn anon_and_authenticated_cannot_read_auth_users() {
     assert_eq!(code.as_deref(), Some("42501"));
     drop(pool);
 }
+
+#[tokio::test]
+async fn the_system_role_must_bypass_rls() {
+    let (db, pool) = TestDb::migrated().await;
+    db::check_system_role(&pool)
+        .await
+        .expect("the test login role is a superuser");
+    let plain = scratch_role(&pool, "").await;
+    let single = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(db.options.clone())
+        .await
+        .expect("pool");
+    sqlx::query(&format!("set role {plain}"))
+        .execute(&single)
+        .await
+        .expect("set role");
+    let result = db::check_system_role(&single).await;
+    single.close().await;
+    drop_role(&pool, &plain).await;
+    assert_eq!(result, Err(RoleCheckError::SystemCannotBypass(plain)));
+}

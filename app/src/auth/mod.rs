@@ -17,6 +17,9 @@ pub struct SessionUser {
     pub organization_id: Option<Uuid>,
     pub organization_name: Option<String>,
     pub role: Option<String>,
+    /// How many organizations the user belongs to (the header offers a switcher past one).
+    #[serde(default)]
+    pub organizations: i64,
 }
 
 /// One signed-in browser of the user, for `/settings/sessions`.

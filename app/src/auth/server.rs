@@ -529,7 +529,8 @@ pub async fn resolve(
     let Some(record) = record else {
         return Ok(None);
     };
-    let row: Option<(Uuid, String, String, Option<Uuid>, Option<String>, Option<String>, DateTime<Utc>)> =
+    #[allow(clippy::type_complexity)]
+    let row: Option<(Uuid, String, String, Option<Uuid>, Option<String>, Option<String>, DateTime<Utc>, i64)> =
         sqlx::query_as(
             "with s as (
                select id, user_id, last_seen_at,
@@ -542,7 +543,8 @@ pub async fn resolve(
                from s where u.id = s.id and s.last_seen_at < now() - interval '60 seconds'
              )
              select u.id, coalesce(u.email, '')::text, coalesce(p.full_name, ''),
-                    p.organization_id, o.name, m.role, s.ends
+                    p.organization_id, o.name, m.role, s.ends,
+                    (select count(*) from public.memberships mm where mm.user_id = u.id)
              from s
              join auth.users u on u.id = s.user_id
              left join public.profiles p on p.id = u.id
@@ -555,17 +557,20 @@ pub async fn resolve(
         .fetch_optional(pool)
         .await?;
     Ok(row.map(
-        |(id, email, full_name, organization_id, organization_name, role, ends)| Authenticated {
-            user: SessionUser {
-                id,
-                email,
-                full_name,
-                organization_id,
-                organization_name,
-                role,
-            },
-            session_id: record.sid,
-            expires_at: ends,
+        |(id, email, full_name, organization_id, organization_name, role, ends, organizations)| {
+            Authenticated {
+                user: SessionUser {
+                    id,
+                    email,
+                    full_name,
+                    organization_id,
+                    organization_name,
+                    role,
+                    organizations,
+                },
+                session_id: record.sid,
+                expires_at: ends,
+            }
         },
     ))
 }

@@ -1,9 +1,11 @@
-//! The header shown on every page: the brand, and the session (who, which organization,
-//! sign out) or the ways in.
+//! The header shown on every page: the brand, the main navigation and the session (who,
+//! which organization, a switcher when there are several, sign out), or the ways in.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::auth::SessionUser;
+use crate::org::api::{my_organizations, SwitchOrganization};
 use crate::providers::auth::use_auth;
 
 #[component]
@@ -18,19 +20,7 @@ pub fn Header() -> impl IntoView {
             </A>
             <Transition fallback=|| ()>
                 {move || auth.user.get().map(|user| match user.ok().flatten() {
-                    Some(user) => view! {
-                        <nav aria-label="Account" class="account">
-                            <A href="/dashboard">"Dashboard"</A>
-                            <A href="/settings/account">"Settings"</A>
-                            <span class="who">
-                                <span data-testid="header-email">{user.email.clone()}</span>
-                                <span class="muted" data-testid="header-organization">{user.organization_name.clone().unwrap_or_default()}</span>
-                            </span>
-                            <ActionForm action=auth.sign_out attr:class="inline-form">
-                                <button type="submit" class="button">"Sign out"</button>
-                            </ActionForm>
-                        </nav>
-                    }.into_any(),
+                    Some(user) => view! { <SignedInNav user/> }.into_any(),
                     None => view! {
                         <nav aria-label="Account">
                             <a href="/auth/signin">"Sign in"</a>
@@ -40,5 +30,52 @@ pub fn Header() -> impl IntoView {
                 })}
             </Transition>
         </header>
+    }
+}
+
+#[component]
+fn SignedInNav(user: SessionUser) -> impl IntoView {
+    let auth = use_auth();
+    let several = user.organizations > 1;
+    view! {
+        <nav aria-label="Main" class="main-nav">
+            <A href="/dashboard">"Dashboard"</A>
+            <A href="/agents">"Agents"</A>
+            <A href="/calls">"Calls"</A>
+            <A href="/settings/organization">"Settings"</A>
+        </nav>
+        <div class="account">
+            <span class="who">
+                <span data-testid="header-email">{user.email.clone()}</span>
+                {if several {
+                    view! { <OrgSwitcher/> }.into_any()
+                } else {
+                    view! { <span class="muted" data-testid="header-organization">{user.organization_name.clone().unwrap_or_default()}</span> }.into_any()
+                }}
+            </span>
+            <ActionForm action=auth.sign_out attr:class="inline-form">
+                <button type="submit" class="button">"Sign out"</button>
+            </ActionForm>
+        </div>
+    }
+}
+
+/// Lists the user's organizations; choosing one makes it the current one.
+#[component]
+fn OrgSwitcher() -> impl IntoView {
+    let switch = ServerAction::<SwitchOrganization>::new();
+    let orgs = Resource::new(move || switch.version().get(), |_| my_organizations());
+    view! {
+        <ActionForm action=switch attr:class="inline-form org-switcher">
+            <label for="org-switch" class="visually-hidden">"Organization"</label>
+            <select id="org-switch" name="id" data-testid="header-organization">
+                <Suspense fallback=|| ()>
+                    {move || orgs.get().and_then(Result::ok).map(|list| list.into_iter().map(|o| {
+                        view! { <option value=o.id.to_string() selected=o.current>{o.name}</option> }
+                    }).collect_view())}
+                </Suspense>
+            </select>
+            <button type="submit" class="button">"Switch"</button>
+        </ActionForm>
     }
 }
