@@ -137,3 +137,12 @@ language sql stable security definer set search_path = '' as $$
 $$;
 revoke all on function app_private.org_members(uuid) from public;
 grant execute on function app_private.org_members(uuid) to authenticated;
+
+-- The same list through the API (PostgREST exposes `public` functions as /rpc/...).
+create or replace function public.organization_members(org uuid)
+returns table (user_id uuid, email text, full_name text, role text)
+language sql stable security invoker set search_path = '' as $$
+  select * from app_private.org_members(org)
+$$;
+revoke all on function public.organization_members(uuid) from public, anon;
+grant execute on function public.organization_members(uuid) to authenticated;

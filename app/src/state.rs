@@ -24,4 +24,6 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     pub hasher: PasswordHasher,
     pub mailer: Mailer,
+    /// Organization data through hosted Supabase's PostgREST instead of PostgreSQL.
+    pub org_rest: Option<Arc<crate::org::rest::RestBackend>>,
 }

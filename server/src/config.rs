@@ -49,6 +49,15 @@ pub enum AppEnv {
     Production,
 }
 
+/// Where organization data (agents, calls, members) is read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrgDataBackend {
+    /// Directly in PostgreSQL, as `authenticated` with the user's claims (`RlsTx`).
+    Postgres,
+    /// Through hosted Supabase's PostgREST with a per-request JWT for the user.
+    Rest,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -130,6 +139,33 @@ pub struct Config {
     /// Most password hashes computed at once (each takes 19 MiB); default: CPU count.
     #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", global = true)]
     pub password_hash_concurrency: Option<usize>,
+
+    /// Where organization data goes: postgres (default) or rest (hosted Supabase's PostgREST).
+    #[arg(
+        long,
+        env = "ORG_DATA_BACKEND",
+        value_enum,
+        default_value = "postgres",
+        global = true
+    )]
+    pub org_data_backend: OrgDataBackend,
+
+    /// Supabase project URL, e.g. https://xyz.supabase.co (for the rest backend).
+    #[arg(long, env = "SUPABASE_URL", global = true)]
+    pub supabase_url: Option<String>,
+
+    /// The project's anon key, sent as `apikey` (for the rest backend).
+    #[arg(long, env = "SUPABASE_ANON_KEY", hide_env_values = true, global = true)]
+    pub supabase_anon_key: Option<String>,
+
+    /// The project's JWT secret, to sign per-request user tokens (for the rest backend).
+    #[arg(
+        long,
+        env = "SUPABASE_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub supabase_jwt_secret: Option<String>,
 
     /// Log format (default: pretty in development, json in production).
     #[arg(long, env = "LOG_FORMAT", value_enum, global = true)]

@@ -60,6 +60,23 @@ pub fn build_state(
         }
         None => Mailer::Outbox,
     };
+    let org_rest = match config.org_data_backend {
+        config::OrgDataBackend::Postgres => None,
+        config::OrgDataBackend::Rest => {
+            let (Some(url), Some(key), Some(secret)) = (
+                &config.supabase_url,
+                &config.supabase_anon_key,
+                &config.supabase_jwt_secret,
+            ) else {
+                return Err(StartError::Config(
+                    "ORG_DATA_BACKEND=rest needs SUPABASE_URL, SUPABASE_ANON_KEY and SUPABASE_JWT_SECRET".to_owned(),
+                ));
+            };
+            let backend =
+                app::org::rest::RestBackend::new(url, key, secret).map_err(StartError::Config)?;
+            Some(Arc::new(backend))
+        }
+    };
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -79,6 +96,7 @@ pub fn build_state(
         config: Arc::new(app_config),
         hasher: PasswordHasher::new(config.password_hash_concurrency.unwrap_or(cpus)),
         mailer,
+        org_rest,
     })
 }
 

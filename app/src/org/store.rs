@@ -2,10 +2,13 @@
 //! the session (`OrgStore::for_request`), so it always acts as the signed-in user, and
 //! every query it runs goes through an `RlsTx`: PostgreSQL's policies decide what it sees.
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::rest::RestBackend;
 use super::rls::RlsTx;
 use super::{
     Agent, AgentInput, CallDetail, CallFilter, CallPage, CallRow, Dashboard, Member, OrgChoice,
@@ -19,6 +22,8 @@ pub const CALLS_PAGE_SIZE: i64 = 25;
 pub struct OrgStore {
     pool: PgPool,
     auth: Authenticated,
+    /// Set when organization data goes through hosted Supabase's PostgREST instead.
+    rest: Option<Arc<RestBackend>>,
 }
 
 /// Maps what PostgreSQL refuses to what the user may be told.
@@ -44,8 +49,8 @@ fn time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-#[derive(sqlx::FromRow)]
-struct AgentRecord {
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub struct AgentRecord {
     id: Uuid,
     organization_id: Uuid,
     name: String,
@@ -80,8 +85,8 @@ impl From<AgentRecord> for Agent {
 const AGENT_COLUMNS: &str =
     "id, organization_id, name, greeting, instructions, voice, language, phone_number, status, created_at, updated_at";
 
-#[derive(sqlx::FromRow)]
-struct CallRecord {
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub struct CallRecord {
     id: Uuid,
     agent_id: Option<Uuid>,
     agent_name: Option<String>,
@@ -128,12 +133,62 @@ pub fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
     Some((at, Uuid::parse_str(id).ok()?))
 }
 
-fn parse_day(day: Option<&str>, field: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
+fn parse_day(day: Option<&str>, field: &str) -> Result<Option<NaiveDate>, AppError> {
     match day.map(str::trim).filter(|d| !d.is_empty()) {
         None => Ok(None),
-        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map(Some)
             .map_err(|_| AppError::BadRequest(format!("{field} must be a date like 2026-01-31."))),
+    }
+}
+
+/// A calls filter whose every part has been checked (both backends take this).
+pub struct ValidFilter {
+    pub agent: Option<Uuid>,
+    pub status: Option<String>,
+    pub direction: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub q: Option<String>,
+}
+
+impl ValidFilter {
+    pub fn parse(filter: &CallFilter) -> Result<Self, AppError> {
+        let status = filter.status.clone().filter(|s| !s.is_empty());
+        if status
+            .as_deref()
+            .is_some_and(|s| !["completed", "missed", "failed", "voicemail"].contains(&s))
+        {
+            return Err(AppError::BadRequest("Unknown call status.".to_owned()));
+        }
+        let direction = filter.direction.clone().filter(|s| !s.is_empty());
+        if direction
+            .as_deref()
+            .is_some_and(|d| d != "inbound" && d != "outbound")
+        {
+            return Err(AppError::BadRequest("Unknown call direction.".to_owned()));
+        }
+        let q = filter
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
+        if q.as_deref()
+            .is_some_and(|q| q.chars().count() > 200 || q.contains('\0'))
+        {
+            return Err(AppError::BadRequest(
+                "Search for at most 200 characters.".to_owned(),
+            ));
+        }
+        Ok(Self {
+            agent: filter.agent,
+            status,
+            direction,
+            from: parse_day(filter.from.as_deref(), "From")?,
+            to: parse_day(filter.to.as_deref(), "To")?,
+            q,
+        })
     }
 }
 
@@ -145,12 +200,13 @@ impl OrgStore {
         Ok(Self {
             pool: state.pool,
             auth,
+            rest: state.org_rest,
         })
     }
 
     /// For tests and tools that already hold a user.
-    pub fn for_user(pool: PgPool, auth: Authenticated) -> Self {
-        Self { pool, auth }
+    pub fn for_user(pool: PgPool, auth: Authenticated, rest: Option<Arc<RestBackend>>) -> Self {
+        Self { pool, auth, rest }
     }
 
     pub fn user(&self) -> &Authenticated {
@@ -168,6 +224,14 @@ impl OrgStore {
 
     pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
         let org = self.current_org()?;
+        if let Some(rest) = &self.rest {
+            let (name, stats, latest) = rest.dashboard(&self.auth.user, org).await?;
+            return Ok(dashboard_from_stats(
+                name,
+                &stats,
+                latest.into_iter().map(CallRow::from).collect(),
+            ));
+        }
         let mut tx = self.tx().await?;
         let name: Option<String> =
             sqlx::query_scalar("select name from public.organizations where id = $1")
@@ -199,6 +263,14 @@ impl OrgStore {
 
     pub async fn list_agents(&self, search: &str) -> Result<Vec<Agent>, AppError> {
         let org = self.current_org()?;
+        if let Some(rest) = &self.rest {
+            return Ok(rest
+                .list_agents(&self.auth.user, org, search)
+                .await?
+                .into_iter()
+                .map(Agent::from)
+                .collect());
+        }
         let pattern = format!("%{}%", escape_like(search.trim()));
         let mut tx = self.tx().await?;
         let rows: Vec<AgentRecord> = sqlx::query_as(&format!(
@@ -216,6 +288,13 @@ impl OrgStore {
     }
 
     pub async fn get_agent(&self, id: Uuid) -> Result<Agent, AppError> {
+        if let Some(rest) = &self.rest {
+            return rest
+                .get_agent(&self.auth.user, id)
+                .await?
+                .map(Agent::from)
+                .ok_or(AppError::NotFound);
+        }
         let mut tx = self.tx().await?;
         let row: Option<AgentRecord> = sqlx::query_as(&format!(
             "select {AGENT_COLUMNS} from public.agents where id = $1"
@@ -230,6 +309,9 @@ impl OrgStore {
 
     pub async fn create_agent(&self, input: &AgentInput) -> Result<Agent, AppError> {
         let org = self.current_org()?;
+        if let Some(rest) = &self.rest {
+            return Ok(rest.create_agent(&self.auth.user, org, input).await?.into());
+        }
         let mut tx = self.tx().await?;
         let row: AgentRecord = sqlx::query_as(&format!(
             "insert into public.agents (organization_id, name, greeting, instructions, voice, language, phone_number)
@@ -250,6 +332,17 @@ impl OrgStore {
     }
 
     pub async fn update_agent(&self, id: Uuid, input: &AgentInput) -> Result<Agent, AppError> {
+        if let Some(rest) = &self.rest {
+            let body = serde_json::json!({
+                "name": input.name, "greeting": input.greeting, "instructions": input.instructions,
+                "voice": input.voice, "language": input.language, "phone_number": input.phone_number,
+            });
+            return rest
+                .update_agent(&self.auth.user, id, body)
+                .await?
+                .map(Agent::from)
+                .ok_or(AppError::NotFound);
+        }
         let mut tx = self.tx().await?;
         let row: Option<AgentRecord> = sqlx::query_as(&format!(
             "update public.agents set name = $2, greeting = $3, instructions = $4, voice = $5, language = $6,
@@ -271,6 +364,14 @@ impl OrgStore {
     }
 
     pub async fn set_agent_status(&self, id: Uuid, status: &str) -> Result<Agent, AppError> {
+        if let Some(rest) = &self.rest {
+            let body = serde_json::json!({ "status": status });
+            return rest
+                .update_agent(&self.auth.user, id, body)
+                .await?
+                .map(Agent::from)
+                .ok_or(AppError::NotFound);
+        }
         let mut tx = self.tx().await?;
         let row: Option<AgentRecord> = sqlx::query_as(&format!(
             "update public.agents set status = $2 where id = $1 returning {AGENT_COLUMNS}"
@@ -285,6 +386,13 @@ impl OrgStore {
     }
 
     pub async fn delete_agent(&self, id: Uuid) -> Result<(), AppError> {
+        if let Some(rest) = &self.rest {
+            return if rest.delete_agent(&self.auth.user, id).await? {
+                Ok(())
+            } else {
+                Err(AppError::NotFound)
+            };
+        }
         let mut tx = self.tx().await?;
         let deleted: Option<Uuid> =
             sqlx::query_scalar("delete from public.agents where id = $1 returning id")
@@ -309,22 +417,34 @@ impl OrgStore {
                     AppError::BadRequest("That page link is not valid.".to_owned())
                 })?),
             };
-        let from = parse_day(filter.from.as_deref(), "From")?;
-        let to = parse_day(filter.to.as_deref(), "To")?;
-        let status = filter.status.as_deref().filter(|s| !s.is_empty());
-        if status.is_some_and(|s| !["completed", "missed", "failed", "voicemail"].contains(&s)) {
-            return Err(AppError::BadRequest("Unknown call status.".to_owned()));
-        }
-        let direction = filter.direction.as_deref().filter(|s| !s.is_empty());
-        if direction.is_some_and(|d| d != "inbound" && d != "outbound") {
-            return Err(AppError::BadRequest("Unknown call direction.".to_owned()));
-        }
-        let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-        if q.is_some_and(|q| q.chars().count() > 200) {
-            return Err(AppError::BadRequest(
-                "Search for at most 200 characters.".to_owned(),
-            ));
-        }
+        let filter = ValidFilter::parse(filter)?;
+        let records = match &self.rest {
+            Some(rest) => {
+                rest.list_calls(&self.auth.user, org, &filter, after)
+                    .await?
+            }
+            None => self.pg_list_calls(org, &filter, after).await?,
+        };
+        let has_more = records.len() as i64 > CALLS_PAGE_SIZE;
+        let mut records = records;
+        records.truncate(CALLS_PAGE_SIZE as usize);
+        let next_cursor = if has_more {
+            records.last().map(|r| encode_cursor(r.started_at, r.id))
+        } else {
+            None
+        };
+        Ok(CallPage {
+            calls: records.into_iter().map(CallRow::from).collect(),
+            next_cursor,
+        })
+    }
+
+    async fn pg_list_calls(
+        &self,
+        org: Uuid,
+        filter: &ValidFilter,
+        after: Option<(DateTime<Utc>, Uuid)>,
+    ) -> Result<Vec<CallRecord>, AppError> {
         let mut tx = self.tx().await?;
         let records: Vec<CallRecord> = sqlx::query_as(&format!(
             "select {CALL_COLUMNS} from public.calls c left join public.agents a on a.id = c.agent_id
@@ -343,31 +463,33 @@ impl OrgStore {
         .bind(after.map(|(at, _)| at))
         .bind(after.map(|(_, id)| id))
         .bind(filter.agent)
-        .bind(status)
-        .bind(direction)
-        .bind(from)
-        .bind(to)
-        .bind(q)
+        .bind(&filter.status)
+        .bind(&filter.direction)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(&filter.q)
         .bind(CALLS_PAGE_SIZE + 1)
         .fetch_all(tx.conn())
         .await
         .map_err(refused)?;
         tx.commit().await?;
-        let has_more = records.len() as i64 > CALLS_PAGE_SIZE;
-        let mut records = records;
-        records.truncate(CALLS_PAGE_SIZE as usize);
-        let next_cursor = if has_more {
-            records.last().map(|r| encode_cursor(r.started_at, r.id))
-        } else {
-            None
-        };
-        Ok(CallPage {
-            calls: records.into_iter().map(CallRow::from).collect(),
-            next_cursor,
-        })
+        Ok(records)
     }
 
     pub async fn get_call(&self, id: Uuid) -> Result<CallDetail, AppError> {
+        if let Some(rest) = &self.rest {
+            let (call, transcript, recording_url) = rest
+                .get_call(&self.auth.user, id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let transcript: Vec<TranscriptLine> =
+                serde_json::from_value(transcript).unwrap_or_default();
+            return Ok(CallDetail {
+                call: call.into(),
+                transcript,
+                recording_url,
+            });
+        }
         let mut tx = self.tx().await?;
         let row: Option<(serde_json::Value, Option<String>)> =
             sqlx::query_as("select transcript, recording_url from public.calls where id = $1")
@@ -395,6 +517,13 @@ impl OrgStore {
 
     pub async fn rename_organization(&self, name: &str) -> Result<(), AppError> {
         let org = self.current_org()?;
+        if let Some(rest) = &self.rest {
+            return if rest.rename_organization(&self.auth.user, org, name).await? {
+                Ok(())
+            } else {
+                Err(AppError::Forbidden)
+            };
+        }
         let mut tx = self.tx().await?;
         let updated: Option<Uuid> = sqlx::query_scalar(
             "update public.organizations set name = $2 where id = $1 returning id",
@@ -411,9 +540,12 @@ impl OrgStore {
 
     pub async fn members(&self) -> Result<Vec<Member>, AppError> {
         let org = self.current_org()?;
+        if let Some(rest) = &self.rest {
+            return rest.members(&self.auth.user, org).await;
+        }
         let mut tx = self.tx().await?;
         let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
-            "select user_id, email, full_name, role from app_private.org_members($1)",
+            "select user_id, email, full_name, role from public.organization_members($1)",
         )
         .bind(org)
         .fetch_all(tx.conn())
@@ -432,6 +564,9 @@ impl OrgStore {
     }
 
     pub async fn my_organizations(&self) -> Result<Vec<OrgChoice>, AppError> {
+        if let Some(rest) = &self.rest {
+            return rest.my_organizations(&self.auth.user).await;
+        }
         let current = self.auth.user.organization_id;
         let mut tx = self.tx().await?;
         let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
@@ -455,6 +590,13 @@ impl OrgStore {
     }
 
     pub async fn switch_organization(&self, org: Uuid) -> Result<(), AppError> {
+        if let Some(rest) = &self.rest {
+            return match rest.switch_organization(&self.auth.user, org).await {
+                Ok(true) => Ok(()),
+                Ok(false) | Err(AppError::Forbidden) => Err(AppError::NotFound),
+                Err(other) => Err(other),
+            };
+        }
         let mut tx = self.tx().await?;
         let updated: Option<Uuid> = sqlx::query_scalar(
             "update public.profiles set organization_id = $1 where id = (select auth.uid()) returning id",

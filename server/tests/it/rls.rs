@@ -1,9 +1,7 @@
 //! Row-Level Security, tested as the non-owner role `authenticated` (and `anon`), never as
 //! the superuser that owns the tables: a superuser sees everything and proves nothing.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use sqlx::PgPool;
 use uuid::Uuid;
 

@@ -2,9 +2,7 @@
 //! confirmation, sign-in, sign-out, throttling, reset, guards and the server-function
 //! allow-list.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 
 const PASSWORD: &str = "correct horse battery";

@@ -1,13 +1,11 @@
 //! The HTTP shell: health endpoints, server-side rendering and the 404 page, through the
 //! real router.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{self, TestDb};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::TestDb;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 

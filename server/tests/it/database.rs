@@ -1,9 +1,7 @@
 //! The database foundation against a real PostgreSQL: migrations, the Supabase claim
 //! helpers and the start-up check of the request role.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use sqlx::{Connection, PgConnection};
 use switchboard::db::{self, RoleCheckError, REQUEST_ROLE};
 

@@ -1,9 +1,7 @@
 //! Organization data through the real server: IDOR attempts across organizations, roles,
 //! keyset pagination and filters, the dashboard, organization switching and the seed.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;

@@ -1,10 +1,8 @@
 //! Mail over a real SMTP conversation, and the continuous deletion of expired rows.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, TestDb};
+use crate::common::{TestApp, TestDb};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 

@@ -1,0 +1,13 @@
+//! Integration tests against a real PostgreSQL and a real server on loopback, in one test
+//! binary (linking the app once instead of once per file).
+
+mod common;
+
+mod accounts;
+mod contract;
+mod database;
+mod embedded;
+mod http;
+mod mail_and_cleanup;
+mod org;
+mod rls;
