@@ -2,6 +2,7 @@
 # Both install what is missing first (see `setup`); nothing else is needed on a fresh
 # Debian/Ubuntu machine with Rust (rustup) installed.
 
+RUST_TOOLCHAIN := $(shell sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)
 CARGO_LEPTOS_VERSION := 0.3.11
 # Must equal the `wasm-bindgen` pin in Cargo.toml.
 WASM_BINDGEN_VERSION := 0.2.130
@@ -36,6 +37,10 @@ build-release: setup
 
 setup:
 	@command -v cargo >/dev/null || { echo "Rust is required: https://rustup.rs"; exit 1; }
+	@rustup toolchain list | grep -q "^$(RUST_TOOLCHAIN)" || \
+	  rustup toolchain install $(RUST_TOOLCHAIN) --profile minimal -c rustfmt,clippy -t wasm32-unknown-unknown
+	@rustup target list --installed --toolchain $(RUST_TOOLCHAIN) | grep -q wasm32-unknown-unknown || \
+	  rustup target add wasm32-unknown-unknown --toolchain $(RUST_TOOLCHAIN)
 	@cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)" || \
 	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads
 	@wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)" || \
