@@ -53,10 +53,22 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
-                AppError::BadRequest("The form was incomplete or malformed.".to_owned())
+            // On the server, a body that cannot be decoded is the request's fault too.
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_)
+                if cfg!(feature = "ssr") =>
+            {
+                let error =
+                    AppError::BadRequest("The form was incomplete or malformed.".to_owned());
+                // Answered 400 (not the framework's 500) when the request itself was bad.
+                #[cfg(feature = "ssr")]
+                let error = crate::auth::server::fail(error);
+                error
             }
-            ServerFnErrorErr::Request(_) => AppError::Transport("network".to_owned()),
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Deserialization(_) => {
+                AppError::Transport("network".to_owned())
+            }
             other => {
                 #[cfg(feature = "ssr")]
                 tracing::error!(error = %other, "server function failure");
@@ -92,6 +104,12 @@ mod ssr {
                     AppError::Unavailable
                 }
                 sqlx::Error::RowNotFound => AppError::NotFound,
+                // Data exceptions (class 22: bad encoding, out-of-range values...) come
+                // from what the request carried.
+                sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("22")) => {
+                    tracing::info!(%error, "database refused the request's data");
+                    AppError::BadRequest("Some of the values are not valid.".to_owned())
+                }
                 _ => AppError::internal("database", error),
             }
         }

@@ -29,8 +29,28 @@ use crate::routes::organization::OrganizationSettingsPage;
 use crate::routes::settings::{AccountSettingsPage, SessionsPage};
 use crate::routes::{home::HomePage, not_found::NotFound};
 
+/// The Content-Security-Policy of a page: scripts only from the app and the inline
+/// bootstrap carrying this response's nonce; WASM may compile; nothing may frame it.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document every page is rendered into on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        let nonce = leptos::nonce::use_nonce();
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        if let (Some(nonce), Some(response)) = (nonce, response) {
+            if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+                response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -14,6 +14,9 @@ pub struct AppConfig {
     pub production: bool,
     /// The app's own origin (scheme, host, port), used for links in emails and origin checks.
     pub app_origin: String,
+    /// Every origin the app is served from (`APP_ORIGIN`, comma-separated); the first is
+    /// `app_origin`.
+    pub allowed_origins: Vec<String>,
     pub auth: AuthSettings,
 }
 

@@ -20,7 +20,11 @@ use tower_sessions::SessionManagerLayer;
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
+use crate::hardening::{panic_response, same_origin, security_headers, AllowedOrigins};
 use crate::middleware::{authenticate, AuthLayerState};
+
+/// Largest request body accepted (413 past it).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The tower-sessions store: records in `app_private.sessions` (created by the migrations).
 pub fn session_store(state: &AppState) -> PostgresStore {
@@ -49,6 +53,9 @@ pub fn app(state: AppState) -> Router {
         .with_path("/");
     let auth =
         axum::middleware::from_fn_with_state(AuthLayerState::new(state.clone()), authenticate);
+    let origins = AllowedOrigins(std::sync::Arc::new(state.config.allowed_origins.clone()));
+    let csrf = axum::middleware::from_fn_with_state(origins, same_origin);
+    let headers = axum::middleware::from_fn_with_state(production, security_headers);
 
     let mut router = Router::new()
         .route("/healthz", get(healthz))
@@ -62,7 +69,12 @@ pub fn app(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(auth)
         .layer(sessions)
-        .layer(CatchPanicLayer::new())
+        .layer(csrf)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(headers)
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

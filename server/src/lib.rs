@@ -3,6 +3,7 @@
 pub mod config;
 pub mod db;
 pub mod embedded;
+pub mod hardening;
 pub mod http;
 pub mod middleware;
 pub mod seed;
@@ -80,14 +81,21 @@ pub fn build_state(
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    let mut allowed_origins = match &config.app_origin {
+        Some(configured) => hardening::AllowedOrigins::parse(configured).0.to_vec(),
+        None => vec![format!("http://{addr}")],
+    };
+    if allowed_origins.is_empty() {
+        return Err(StartError::Config("APP_ORIGIN names no origin".to_owned()));
+    }
+    if config.app_origin.is_none() && addr.ip().is_loopback() {
+        // The same server reached as localhost in development.
+        allowed_origins.push(format!("http://localhost:{}", addr.port()));
+    }
     let app_config = AppConfig {
         production: config.production(),
-        app_origin: config
-            .app_origin
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"))
-            .trim_end_matches('/')
-            .to_owned(),
+        app_origin: allowed_origins[0].clone(),
+        allowed_origins,
         auth: config.auth_settings(),
     };
     Ok(AppState {

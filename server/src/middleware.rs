@@ -95,7 +95,7 @@ pub async fn authenticate(
     let state = &layer.app;
     let user = match resolve(&state.pool, &session, &state.config.auth).await {
         Ok(user) => user,
-        Err(error) => return unavailable(error),
+        Err(error) => return unavailable(error, wants_html(&request)),
     };
     let signed_in = user.is_some();
     request.extensions_mut().insert(CurrentUser(user));
@@ -134,20 +134,25 @@ pub async fn authenticate(
     response
 }
 
-fn unavailable(error: AppError) -> Response {
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let status = if status.is_server_error() {
-        StatusCode::SERVICE_UNAVAILABLE
+/// The session could not be read (the database is down or slow): nothing protected is
+/// rendered and nothing is created; a friendly 503.
+fn unavailable(error: AppError, html: bool) -> Response {
+    tracing::warn!(%error, "session lookup failed");
+    let mut response = if html {
+        crate::hardening::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "Switchboard cannot reach its database right now. Please try again in a moment.",
+        )
     } else {
-        status
+        let mut r = AppError::Unavailable.into_response();
+        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        r
     };
-    (
-        status,
-        [(header::RETRY_AFTER, "5")],
-        AppError::Unavailable.into_response(),
-    )
-        .into_response()
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
 }
 
 #[cfg(test)]

@@ -108,7 +108,7 @@ pub async fn dashboard_data() -> Result<Dashboard, AppError> {
 pub async fn list_agents(q: Option<String>) -> Result<Vec<Agent>, AppError> {
     use crate::auth::server::fail;
     let q = q.unwrap_or_default();
-    if q.chars().count() > 100 {
+    if q.chars().count() > 100 || q.contains('\0') {
         return Err(fail(AppError::BadRequest(
             "Search for at most 100 characters.".to_owned(),
         )));

@@ -1094,5 +1094,5 @@ async fn the_dev_mailbox_shows_every_mail_newest_first_with_links() {
         .find("Confirm your email address")
         .expect("confirm mail");
     assert!(reset < confirm, "newest first");
-    assert!(page.contains("<a href=\"http://127.0.0.1:3000/auth/confirm?token="));
+    assert!(page.contains(&format!("<a href=\"{}/auth/confirm?token=", app.base)));
 }

@@ -7,6 +7,7 @@ mod accounts;
 mod contract;
 mod database;
 mod embedded;
+mod hardening;
 mod http;
 mod mail_and_cleanup;
 mod org;

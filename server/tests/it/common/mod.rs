@@ -95,6 +95,8 @@ pub fn admin_options() -> PgConnectOptions {
 pub struct TestDb {
     pub name: String,
     pub options: PgConnectOptions,
+    /// Another value owns the database (a second app instance): do not drop it.
+    pub keep: bool,
 }
 
 impl TestDb {
@@ -111,7 +113,11 @@ impl TestDb {
             .expect("create db");
         let _ = conn.close().await;
         let options = admin.database(&name);
-        Self { name, options }
+        Self {
+            name,
+            options,
+            keep: false,
+        }
     }
 
     /// A new database with every migration applied.
@@ -136,6 +142,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         let name = self.name.clone();
         let admin = admin_options();
         // Drop runs outside async; use a short-lived runtime on its own thread.
@@ -194,12 +203,28 @@ impl TestApp {
 
     pub async fn spawn_with(flags: &[&str]) -> Self {
         let (db, pool) = TestDb::migrated().await;
-        let state = state_with(pool.clone(), flags);
-        let router = switchboard::http::app(state.clone());
+        Self::serve(db, pool, flags).await
+    }
+
+    /// Another instance over the same database (as several `switchboard` processes).
+    pub async fn another_instance(&self) -> TestApp {
+        let db = TestDb {
+            name: self._db.name.clone(),
+            options: self._db.options.clone(),
+            keep: true,
+        };
+        Self::serve(db, self.pool.clone(), &[]).await
+    }
+
+    async fn serve(db: TestDb, pool: PgPool, flags: &[&str]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut all_flags = vec!["--app-origin", base.as_str()];
+        all_flags.extend_from_slice(flags);
+        let state = state_with(pool.clone(), &all_flags);
+        let router = switchboard::http::app(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(
                 listener,
@@ -240,6 +265,7 @@ impl TestApp {
         client
             .post(self.url(path))
             .header("Accept", "application/json")
+            .header("Origin", &self.base)
             .form(form)
             .send()
             .await
@@ -257,6 +283,7 @@ impl TestApp {
         client
             .post(self.url(path))
             .header("Accept", "text/html,application/xhtml+xml")
+            .header("Origin", &self.base)
             .header("Referer", self.url(referer))
             .form(form)
             .send()
