@@ -1,5 +1,4 @@
-import { test, expect } from "@playwright/test";
-import { PASSWORD, uniqueEmail, waitForHydration, confirmationLink } from "./helpers";
+import { test, expect, PASSWORD, uniqueEmail, waitForHydration, confirmationLink } from "./helpers";
 
 for (const javaScriptEnabled of [true, false]) {
   const mode = javaScriptEnabled ? "with JavaScript" : "without JavaScript";

@@ -1,4 +1,41 @@
-import { expect, Page, BrowserContext } from "@playwright/test";
+import { test as base, expect, Page, BrowserContext } from "@playwright/test";
+
+export { expect };
+
+/// Collects Content-Security-Policy violations a page reports in its console.
+export function watchCsp(page: Page): string[] {
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy|Refused to (execute|load|apply|connect|frame)/i.test(message.text())) {
+      violations.push(message.text());
+    }
+  });
+  return violations;
+}
+
+/// Every spec runs with the CSP on and fails on any violation in the console: the default
+/// page, and every page opened in another context (`context.newPage()`).
+export const test = base.extend<{ cspGuard: void }>({
+  cspGuard: [
+    async ({ page, browser }, use) => {
+      const violations = watchCsp(page);
+      const originalNewContext = browser.newContext.bind(browser);
+      browser.newContext = async (options) => {
+        const context = await originalNewContext(options);
+        context.on("console", (message) => {
+          if (/Content Security Policy|Refused to (execute|load|apply|connect|frame)/i.test(message.text())) {
+            violations.push(message.text());
+          }
+        });
+        return context;
+      };
+      await use();
+      browser.newContext = originalNewContext;
+      expect(violations, "CSP violations").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 export const PASSWORD = "correct horse battery staple";
 

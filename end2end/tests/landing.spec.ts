@@ -1,5 +1,4 @@
-import { test, expect } from "@playwright/test";
-import { waitForHydration } from "./helpers";
+import { test, expect, waitForHydration } from "./helpers";
 
 test("the landing page is rendered by the server and says what the product is", async ({ browser }) => {
   // JavaScript off: what a crawler or a no-JS user gets is the server's HTML alone.

@@ -1,6 +1,6 @@
-import { test, expect, Page, Browser } from "@playwright/test";
+import { Page, Browser } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { PASSWORD, uniqueEmail, waitForHydration, confirmationLink } from "./helpers";
+import { test, expect, PASSWORD, uniqueEmail, waitForHydration, confirmationLink } from "./helpers";
 
 /// Seeds one organization with the CLI, as a person following the README would, against
 /// the database of the server under test; returns its owner's email.
