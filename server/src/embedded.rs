@@ -209,9 +209,22 @@ impl EmbeddedPostgres {
 
         let log_path = root.join("postgres.log");
         let mut last_error = None;
-        // A free port can be taken between our check and PostgreSQL's bind: try a few.
-        for _ in 0..3 {
-            let port = free_port().map_err(io_err(&root))?;
+        // The port of the last run first (clients and pools that knew it keep working across
+        // a restart), else a free one. A free port can be taken between our check and
+        // PostgreSQL's bind: try a few.
+        let port_file = root.join("port");
+        let previous: Option<u16> = fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok());
+        for attempt in 0..4 {
+            let port = match previous {
+                Some(port)
+                    if attempt == 0 && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() =>
+                {
+                    port
+                }
+                _ => free_port().map_err(io_err(&root))?,
+            };
             match spawn_postgres(&bindir, &user, &pgdata, &log_path, port) {
                 Ok(child) => {
                     let pg = Self {
@@ -222,6 +235,7 @@ impl EmbeddedPostgres {
                     };
                     match pg.wait_ready().await {
                         Ok(()) => {
+                            let _ = fs::write(&port_file, port.to_string());
                             pg.ensure_database().await?;
                             tracing::info!(port, dir = %pg.root.display(), "embedded PostgreSQL started");
                             return Ok(pg);

@@ -9,6 +9,8 @@ mod database;
 mod embedded;
 mod hardening;
 mod http;
+mod load;
 mod mail_and_cleanup;
 mod org;
+mod outage;
 mod rls;

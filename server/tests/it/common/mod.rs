@@ -192,7 +192,7 @@ pub struct TestApp {
     pub base: String,
     pub pool: PgPool,
     pub state: AppState,
-    _db: TestDb,
+    _db: Option<TestDb>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -208,15 +208,23 @@ impl TestApp {
 
     /// Another instance over the same database (as several `switchboard` processes).
     pub async fn another_instance(&self) -> TestApp {
+        let own = self._db.as_ref().expect("an instance over a test database");
         let db = TestDb {
-            name: self._db.name.clone(),
-            options: self._db.options.clone(),
+            name: own.name.clone(),
+            options: own.options.clone(),
             keep: true,
         };
         Self::serve(db, self.pool.clone(), &[]).await
     }
 
     async fn serve(db: TestDb, pool: PgPool, flags: &[&str]) -> Self {
+        let mut app = Self::serve_pool(pool, flags).await;
+        app._db = Some(db);
+        app
+    }
+
+    /// A server over a pool the caller owns (for example one on a cluster it stops).
+    pub async fn serve_pool(pool: PgPool, flags: &[&str]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -236,7 +244,7 @@ impl TestApp {
             base,
             pool,
             state,
-            _db: db,
+            _db: None,
             server,
         }
     }
