@@ -13,12 +13,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Package lists are refreshed only when something is about to be installed.
 APT_INSTALL := $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
-.PHONY: run test setup setup-test build-release help
+.PHONY: run test bench setup setup-test build-release help
 
 help:
 	@echo "make run    build and serve on http://127.0.0.1:3000 (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test   unit, integration (real PostgreSQL) and browser tests"
 	@echo "make build-release   release build into target/release and target/site"
+	@echo "make bench  the benchmark suite (release build, 10k and 1M calls, wrk)"
 
 run: setup
 	cargo leptos serve
@@ -32,6 +33,13 @@ test: setup setup-test
 
 build-release: setup
 	cargo leptos build --release
+
+# The benchmark suite (not part of `make test`): release build, seeded databases of 10k
+# and 1M calls, wrk on loopback; a table on stdout and JSON in bench/results/.
+bench: setup
+	@command -v wrk >/dev/null || { $(APT_INSTALL) wrk; }
+	cargo leptos build --release
+	bash bench/run.sh
 
 # --- set-up: each step runs only when its tool is missing or at another version ---
 

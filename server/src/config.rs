@@ -41,6 +41,20 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         agents_per_org: u32,
     },
+    /// Benchmark helper: median milliseconds of one argon2id verify.
+    #[command(hide = true)]
+    Argon2Bench {
+        #[arg(long, default_value_t = 20)]
+        iterations: u32,
+    },
+    /// Benchmark helper: the dashboard's queries under RLS vs as the table owner.
+    #[command(hide = true)]
+    RlsBench {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value_t = 200)]
+        iterations: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

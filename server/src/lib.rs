@@ -1,5 +1,6 @@
 //! The Switchboard server: configuration, database start-up, the HTTP app and serving.
 
+pub mod benchcmd;
 pub mod config;
 pub mod db;
 pub mod embedded;
@@ -187,6 +188,15 @@ pub async fn run_seed(config: Config, options: seed::SeedOptions) -> Result<(), 
         report.orgs,
         seed::DEMO_PASSWORD
     );
+    Ok(())
+}
+
+/// `switchboard rls-bench`: prints the RLS cost of the dashboard's queries.
+pub async fn run_rls_bench(config: Config, email: &str, iterations: u32) -> Result<(), StartError> {
+    let database = Database::open(&config).await?;
+    let result = benchcmd::rls_cost(&database.pool, email, iterations).await;
+    database.close().await;
+    println!("{}", result.map_err(StartError::Connect)?);
     Ok(())
 }
 

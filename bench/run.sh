@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The benchmark suite (see README "Measured"): release build, fresh embedded database per
+# size, wrk from a second process on loopback. Prints a table and writes JSON under
+# bench/results/. Usage: make bench   (BENCH_SECONDS, BENCH_CONNECTIONS to change the run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+PORT=${BENCH_PORT:-3300}
+BASE="http://127.0.0.1:$PORT"
+BIN=target/release/switchboard
+WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '%s\n' "$*" >&2; }
+
+start_server() { # data_dir
+  SWITCHBOARD_DATA_DIR="$1" LEPTOS_SITE_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
+    PASSWORD_HASH_CONCURRENCY=2 "$BIN" >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  local start=$(date +%s.%N)
+  until curl -sf "$BASE/readyz" >/dev/null; do sleep 0.02; done
+  awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.3f", a - b }'
+}
+
+stop_server() {
+  kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+sign_in() { # email -> cookie file
+  curl -sf -o /dev/null -c "$WORK/cookies" -H "Origin: $BASE" -H 'Accept: application/json' \
+    --data-urlencode "email=$1" --data-urlencode 'password=switchboard-demo-password' "$BASE/auth/signin"
+  awk '$6 == "switchboard_session" { print "switchboard_session=" $7 }' "$WORK/cookies"
+}
+
+# wrk with --latency prints the 50% and 99% lines; convert to milliseconds.
+to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }; printf "%.2f", v }'; }
+
+measure() { # path cookie -> "rps p50 p99 non2xx"
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $2" "$BASE$1")
+  local rps p50 p99 bad
+  rps=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
+  p50=$(awk '$1 == "50%" { print $2 }' <<<"$out" | to_ms)
+  p99=$(awk '$1 == "99%" { print $2 }' <<<"$out" | to_ms)
+  bad=$(awk '/Non-2xx/ { print $5 }' <<<"$out"); bad=${bad:-0}
+  echo "$rps $p50 $p99 $bad"
+}
+
+declare -A RESULT
+for size in 10k 1m; do
+  data="$WORK/db-$size"
+  calls=$([ "$size" = 10k ] && echo 10 || echo 1000)
+  log "== seeding $size calls (1,000 organizations)"
+  seed_out=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error "$BIN" seed --orgs 1000 --calls-per-org "$calls" --agents-per-org 3)
+  log "$seed_out"
+  email=$(sed -n 's/.*Sign in as \([^ ]*\).*/\1/p' <<<"$seed_out")
+  cold=$(start_server "$data")
+  cookie=$(sign_in "$email")
+  for path in /healthz /dashboard /calls /api/auth/session; do
+    log "== $size $path"
+    read -r rps p50 p99 bad < <(measure "$path" "$cookie")
+    RESULT["$size $path"]="$rps $p50 $p99 $bad"
+  done
+  RESULT["$size cold_start_s"]=$cold
+  if [ "$size" = 1m ]; then
+    log "== 60 s of dashboard load for memory"
+    wrk -t2 -c"$CONNECTIONS" -d60s -H "Cookie: $cookie" "$BASE/dashboard" >/dev/null
+    RESULT["rss_kib"]=$(ps -o rss= -p "$SERVER_PID" | tr -d ' ')
+    log "== sign-in latency vs a bare argon2id verify"
+    RESULT["signin_p50_ms"]=$(for i in $(seq 1 20); do
+      curl -s -o /dev/null -w '%{time_total}\n' -H "Origin: $BASE" -H 'Accept: application/json' \
+        --data-urlencode "email=$email" --data-urlencode 'password=switchboard-demo-password' "$BASE/auth/signin"
+    done | sort -n | awk '{ a[NR]=$1 } END { printf "%.2f", a[int((NR+1)/2)] * 1000 }')
+    RESULT["argon2_p50_ms"]=$("$BIN" argon2-bench --iterations 20)
+    log "== RLS cost"
+    RESULT["rls"]=$("$BIN" rls-bench --email "$email" --iterations 200)
+  fi
+  stop_server
+done
+
+log "== bundle"
+wasm=$(ls target/site/pkg/*.wasm | head -1)
+wasm_raw=$(stat -c %s "$wasm")
+wasm_gz=$(gzip -9 -c "$wasm" | wc -c)
+first_visit=0
+for f in "$wasm" target/site/pkg/switchboard.js target/site/pkg/switchboard.css; do
+  first_visit=$((first_visit + $(gzip -9 -c "$f" | wc -c)))
+done
+data="$WORK/db-1m"
+start_server "$data" >/dev/null
+html_gz=$(curl -s "$BASE/auth/signin" | gzip -9 | wc -c)
+stop_server
+first_visit=$((first_visit + html_gz))
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+{
+  echo "Switchboard benchmark, $stamp, $(nproc) cores, $(uname -m), ${CONNECTIONS} connections, ${SECONDS_PER_RUN} s per run"
+  printf '%-24s %10s %10s %10s %8s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx"
+  for size in 10k 1m; do
+    for path in /healthz /dashboard /calls /api/auth/session; do
+      read -r rps p50 p99 bad <<<"${RESULT["$size $path"]}"
+      printf '%-24s %10s %10s %10s %8s\n' "$size $path" "$rps" "$p50" "$p99" "$bad"
+    done
+  done
+  read -r _ d10 _ _ <<<"${RESULT["10k /dashboard"]}"; read -r _ d1m _ _ <<<"${RESULT["1m /dashboard"]}"
+  read -r _ c10 _ _ <<<"${RESULT["10k /calls"]}"; read -r _ c1m _ _ <<<"${RESULT["1m /calls"]}"
+  echo "growth 1M/10k p50: dashboard $(ratio "$d1m" "$d10")x, calls $(ratio "$c1m" "$c10")x"
+  echo "sign-in p50 ${RESULT[signin_p50_ms]} ms vs argon2id verify p50 ${RESULT[argon2_p50_ms]} ms: $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_p50_ms]}")x"
+  echo "RLS: ${RESULT[rls]}"
+  echo "server RSS after 60 s of dashboard load: ${RESULT[rss_kib]} KiB"
+  echo "cold start to /readyz: 10k ${RESULT["10k cold_start_s"]} s, 1M ${RESULT["1m cold_start_s"]} s"
+  echo "release WASM: $wasm_raw B raw, $wasm_gz B gzip -9; first visit to /auth/signin: $first_visit B gzip"
+} | tee "$WORK/table.txt"
+
+json="bench/results/$(date -u +%Y%m%dT%H%M%SZ).json"
+{
+  echo "{"
+  echo "  \"when\": \"$stamp\", \"cores\": $(nproc), \"connections\": $CONNECTIONS, \"seconds\": $SECONDS_PER_RUN,"
+  for key in "${!RESULT[@]}"; do printf '  "%s": "%s",\n' "$key" "${RESULT[$key]}"; done
+  echo "  \"wasm_raw\": $wasm_raw, \"wasm_gzip\": $wasm_gz, \"first_visit_gzip\": $first_visit"
+  echo "}"
+} >"$json"
+log "written $json"
