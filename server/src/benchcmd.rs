@@ -20,7 +20,9 @@ pub async fn argon2_p50(iterations: u32) -> Result<f64, app::errors::AppError> {
     let mut samples = Vec::new();
     for _ in 0..iterations.max(1) {
         let started = Instant::now();
-        let verified = hasher.verify("benchmark password".to_owned(), Some(hash.clone())).await?;
+        let verified = hasher
+            .verify("benchmark password".to_owned(), Some(hash.clone()))
+            .await?;
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
         if let Verification::Invalid = verified {
             return Err(app::errors::AppError::Internal);
@@ -51,7 +53,10 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
             .bind(&claims)
             .execute(&mut *tx)
             .await?;
-        let _: serde_json::Value = sqlx::query_scalar("select public.dashboard_stats($1)").bind(org).fetch_one(&mut *tx).await?;
+        let _: serde_json::Value = sqlx::query_scalar("select public.dashboard_stats($1)")
+            .bind(org)
+            .fetch_one(&mut *tx)
+            .await?;
         let _ = sqlx::query(latest).bind(org).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         as_user.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -59,11 +64,17 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
         // The same statements as the table owner (RLS bypassed), filtered by organization.
         let started = Instant::now();
         let mut tx = pool.begin().await?;
-        let _: serde_json::Value = sqlx::query_scalar("select public.dashboard_stats($1)").bind(org).fetch_one(&mut *tx).await?;
+        let _: serde_json::Value = sqlx::query_scalar("select public.dashboard_stats($1)")
+            .bind(org)
+            .fetch_one(&mut *tx)
+            .await?;
         let _ = sqlx::query(latest).bind(org).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         as_owner.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let (user_ms, owner_ms) = (p50(as_user), p50(as_owner));
-    Ok(format!("under RLS p50 {user_ms:.2} ms, as owner p50 {owner_ms:.2} ms, ratio {:.2}x", user_ms / owner_ms.max(0.001)))
+    Ok(format!(
+        "under RLS p50 {user_ms:.2} ms, as owner p50 {owner_ms:.2} ms, ratio {:.2}x",
+        user_ms / owner_ms.max(0.001)
+    ))
 }

@@ -62,7 +62,10 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/auth/session", get(session_api));
     if !production {
-        router = router.route("/dev/mailbox", get(dev_mailbox));
+        router = router
+            .route("/dev/mailbox", get(dev_mailbox))
+            // Development only: proves that a panicking handler becomes a 500 page.
+            .route("/dev/panic", get(dev_panic));
     }
     router
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
@@ -119,6 +122,10 @@ async fn session_api(current: Option<Extension<CurrentUser>>) -> Response {
         None => json!({}),
     };
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+async fn dev_panic() -> Response {
+    panic!("deliberate panic from /dev/panic");
 }
 
 /// `GET /dev/mailbox` (development only): every email the app has "sent", newest first.

@@ -21,14 +21,18 @@ async fn main() -> ExitCode {
             };
             switchboard::run_seed(cli.config, options).await
         }
-        Command::Argon2Bench { iterations } => match switchboard::benchcmd::argon2_p50(iterations).await {
-            Ok(ms) => {
-                println!("{ms:.2}");
-                Ok(())
+        Command::Argon2Bench { iterations } => {
+            match switchboard::benchcmd::argon2_p50(iterations).await {
+                Ok(ms) => {
+                    println!("{ms:.2}");
+                    Ok(())
+                }
+                Err(e) => Err(switchboard::StartError::Config(e.to_string())),
             }
-            Err(e) => Err(switchboard::StartError::Config(e.to_string())),
-        },
-        Command::RlsBench { email, iterations } => switchboard::run_rls_bench(cli.config, &email, iterations).await,
+        }
+        Command::RlsBench { email, iterations } => {
+            switchboard::run_rls_bench(cli.config, &email, iterations).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -434,3 +434,66 @@ fn minted_tokens_are_hs256_user_tokens_valid_for_sixty_seconds() {
         "a token signed with another secret is refused"
     );
 }
+
+/// Against a live Supabase project when the environment names one (SUPABASE_URL,
+/// SUPABASE_ANON_KEY, SUPABASE_JWT_SECRET, and SUPABASE_DB_URL to load the fixture into
+/// its database, migrated by this app). Without them there is nothing live to test: the
+/// test says so and checks only that the backend refuses an incomplete configuration.
+#[tokio::test]
+async fn the_postgrest_backend_meets_the_contract_against_live_supabase_when_configured() {
+    let vars = [
+        "SUPABASE_URL",
+        "SUPABASE_ANON_KEY",
+        "SUPABASE_JWT_SECRET",
+        "SUPABASE_DB_URL",
+    ]
+    .map(|v| std::env::var(v).ok());
+    let [Some(url), Some(key), Some(secret), Some(db_url)] = vars else {
+        eprintln!("live Supabase contract not run: SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_JWT_SECRET and SUPABASE_DB_URL are not all set");
+        assert!(
+            RestBackend::new("https://example.supabase.co", "", SECRET).is_err(),
+            "an empty anon key is refused"
+        );
+        assert!(
+            RestBackend::new("https://example.supabase.co", ANON_KEY, "short").is_err(),
+            "a short JWT secret is refused"
+        );
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&db_url)
+        .await
+        .expect("live database");
+    switchboard::db::migrate(&pool)
+        .await
+        .expect("migrations apply to the live database");
+    sqlx::query("delete from auth.users where id = $1")
+        .bind(USER)
+        .execute(&pool)
+        .await
+        .expect("clean user");
+    sqlx::query("delete from public.organizations where id = $1")
+        .bind(ORG)
+        .execute(&pool)
+        .await
+        .expect("clean org");
+    load_fixture(&pool).await;
+    let rest = RestBackend::new(&url, &key, &secret).expect("rest backend");
+    contract(&OrgStore::for_user(
+        pool.clone(),
+        user(),
+        Some(Arc::new(rest)),
+    ))
+    .await;
+    sqlx::query("delete from public.organizations where id = $1")
+        .bind(ORG)
+        .execute(&pool)
+        .await
+        .expect("clean org");
+    sqlx::query("delete from auth.users where id = $1")
+        .bind(USER)
+        .execute(&pool)
+        .await
+        .expect("clean user");
+}

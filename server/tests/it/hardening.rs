@@ -541,3 +541,50 @@ async fn two_instances_share_sessions_sign_outs_and_throttling() {
         .await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn a_panicking_handler_answers_a_500_page_and_the_server_keeps_serving() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client()
+        .get(app.url("/dev/panic"))
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = response.text().await.expect("body");
+    assert!(
+        body.contains("Something went wrong") && body.contains("href=\"/\""),
+        "{body}"
+    );
+    assert!(
+        !body.contains("deliberate panic") && !body.contains("panicked"),
+        "no internals"
+    );
+    assert_eq!(
+        app.client()
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("health")
+            .status(),
+        StatusCode::OK
+    );
+    // Production has no such route.
+    let prod = TestApp::spawn_with(&[
+        "--app-env",
+        "production",
+        "--require-email-confirmation",
+        "false",
+    ])
+    .await;
+    assert_eq!(
+        prod.client()
+            .get(prod.url("/dev/panic"))
+            .send()
+            .await
+            .expect("response")
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
