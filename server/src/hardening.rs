@@ -39,7 +39,7 @@ fn origin_of(url: &str) -> Option<&str> {
     Some(&url[..end])
 }
 
-fn header_str<'a>(request: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(request: &Request, name: header::HeaderName) -> Option<&str> {
     request.headers().get(name).and_then(|v| v.to_str().ok())
 }
 

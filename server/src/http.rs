@@ -130,7 +130,8 @@ async fn dev_panic() -> Response {
 
 /// `GET /dev/mailbox` (development only): every email the app has "sent", newest first.
 async fn dev_mailbox(State(state): State<AppState>) -> Response {
-    let rows: Result<Vec<(i64, String, String, String, String)>, _> = sqlx::query_as(
+    type MailRow = (i64, String, String, String, String);
+    let rows: Result<Vec<MailRow>, _> = sqlx::query_as(
         "select id, recipient, subject, body,
                 to_char(created_at at time zone 'utc', 'YYYY-MM-DD HH24:MI:SS \"UTC\"')
          from app_private.outbox order by id desc limit 200",

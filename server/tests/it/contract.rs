@@ -284,10 +284,7 @@ async fn fake_postgrest(
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
-    let query = uri
-        .query()
-        .map(|q| urlencoding_decode(q))
-        .unwrap_or_default();
+    let query = uri.query().map(urlencoding_decode).unwrap_or_default();
     let line = format!("{method} {}?{query}", uri.path());
     seen.lock().expect("lock").push(line.clone());
     if let Err(problem) = verify_jwt(&headers) {

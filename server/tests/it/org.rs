@@ -59,7 +59,7 @@ async fn insert_calls(
     .expect("calls");
 }
 
-fn agent_form<'a>(name: &'a str) -> Vec<(&'a str, &'a str)> {
+fn agent_form(name: &str) -> Vec<(&str, &str)> {
     vec![
         ("name", name),
         ("greeting", "Hello!"),
