@@ -313,17 +313,11 @@ impl OrgStore {
             return Ok(rest.create_agent(&self.auth.user, org, input).await?.into());
         }
         let mut tx = self.tx().await?;
-        let row: AgentRecord = sqlx::query_as(&format!(
+        let row: AgentRecord = bind_agent_input(sqlx::query_as(&format!(
             "insert into public.agents (organization_id, name, greeting, instructions, voice, language, phone_number)
              values ($1, $2, $3, $4, $5, $6, $7) returning {AGENT_COLUMNS}"
         ))
-        .bind(org)
-        .bind(&input.name)
-        .bind(&input.greeting)
-        .bind(&input.instructions)
-        .bind(&input.voice)
-        .bind(&input.language)
-        .bind(&input.phone_number)
+        .bind(org), input)
         .fetch_one(tx.conn())
         .await
         .map_err(refused)?;
@@ -344,18 +338,12 @@ impl OrgStore {
                 .ok_or(AppError::NotFound);
         }
         let mut tx = self.tx().await?;
-        let row: Option<AgentRecord> = sqlx::query_as(&format!(
+        let row: Option<AgentRecord> = bind_agent_input(sqlx::query_as(&format!(
             "update public.agents set name = $2, greeting = $3, instructions = $4, voice = $5, language = $6,
                     phone_number = $7
              where id = $1 returning {AGENT_COLUMNS}"
         ))
-        .bind(id)
-        .bind(&input.name)
-        .bind(&input.greeting)
-        .bind(&input.instructions)
-        .bind(&input.voice)
-        .bind(&input.language)
-        .bind(&input.phone_number)
+        .bind(id), input)
         .fetch_optional(tx.conn())
         .await
         .map_err(refused)?;
@@ -611,6 +599,20 @@ impl OrgStore {
         tx.commit().await?;
         updated.map(|_| ()).ok_or(AppError::NotFound)
     }
+}
+
+/// Binds the six agent form fields, in the order the insert and update statements list them.
+fn bind_agent_input<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    input: &'q AgentInput,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    query
+        .bind(&input.name)
+        .bind(&input.greeting)
+        .bind(&input.instructions)
+        .bind(&input.voice)
+        .bind(&input.language)
+        .bind(&input.phone_number)
 }
 
 fn escape_like(text: &str) -> String {

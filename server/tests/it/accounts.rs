@@ -166,13 +166,7 @@ async fn replaying_the_cookie_after_sign_out_is_anonymous() {
             &[("email", "replay@example.com"), ("password", PASSWORD)],
         )
         .await;
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_owned();
+    let cookie = crate::common::session_cookie(&response);
 
     // A request of that session still in flight while it signs out.
     let in_flight = {
@@ -226,13 +220,7 @@ async fn the_session_id_is_rotated_at_sign_in() {
             &[("email", "first@example.com"), ("password", PASSWORD)],
         )
         .await;
-    let planted = first
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_owned();
+    let planted = crate::common::session_cookie(&first);
 
     // The same browser (carrying the planted cookie) signs in as someone else.
     let second = app
@@ -242,13 +230,7 @@ async fn the_session_id_is_rotated_at_sign_in() {
             &[("email", "second@example.com"), ("password", PASSWORD)],
         )
         .await;
-    let rotated = second
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("new cookie")
-        .to_owned();
+    let rotated = crate::common::session_cookie(&second);
     assert_ne!(planted, rotated, "a new session ID is issued at sign-in");
     assert_eq!(
         app.session_json(&client).await["user"]["email"],

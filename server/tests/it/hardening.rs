@@ -448,19 +448,14 @@ async fn two_instances_share_sessions_sign_outs_and_throttling() {
     let two = one.another_instance().await;
     one.register("pair@example.com", PASSWORD, "Pair").await;
     let client = one.signed_in("pair@example.com", PASSWORD).await;
-    let cookie = one
+    let response = one
         .call(
             &one.client(),
             "/auth/signin",
             &[("email", "pair@example.com"), ("password", PASSWORD)],
         )
-        .await
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_owned();
+        .await;
+    let cookie = crate::common::session_cookie(&response);
     let on_two: serde_json::Value = two
         .client()
         .get(two.url("/api/auth/session"))

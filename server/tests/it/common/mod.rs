@@ -187,6 +187,17 @@ pub fn state_with(pool: PgPool, flags: &[&str]) -> AppState {
     switchboard::build_state(&cli.config, pool, leptos_options()).expect("test state")
 }
 
+/// The `name=value` of the session cookie a response sets.
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("the response sets a cookie")
+        .to_owned()
+}
+
 /// A real server on a loopback port, over a fresh migrated database.
 pub struct TestApp {
     pub base: String,
