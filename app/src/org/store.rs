@@ -118,6 +118,14 @@ impl From<CallRecord> for CallRow {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct CallDetailRecord {
+    #[sqlx(flatten)]
+    call: CallRecord,
+    transcript: serde_json::Value,
+    recording_url: Option<String>,
+}
+
 const CALL_COLUMNS: &str =
     "c.id, c.agent_id, a.name as agent_name, c.direction, c.from_number, c.to_number,
      c.started_at, c.duration_seconds, c.status, c.sentiment, c.summary";
@@ -465,35 +473,24 @@ impl OrgStore {
     }
 
     pub async fn get_call(&self, id: Uuid) -> Result<CallDetail, AppError> {
-        if let Some(rest) = &self.rest {
-            let (call, transcript, recording_url) = rest
-                .get_call(&self.auth.user, id)
-                .await?
-                .ok_or(AppError::NotFound)?;
-            let transcript: Vec<TranscriptLine> =
-                serde_json::from_value(transcript).unwrap_or_default();
-            return Ok(CallDetail {
-                call: call.into(),
-                transcript,
-                recording_url,
-            });
-        }
-        let mut tx = self.tx().await?;
-        let row: Option<(serde_json::Value, Option<String>)> =
-            sqlx::query_as("select transcript, recording_url from public.calls where id = $1")
+        let (call, transcript, recording_url) = match &self.rest {
+            Some(rest) => rest.get_call(&self.auth.user, id).await?,
+            None => {
+                let mut tx = self.tx().await?;
+                let row: Option<CallDetailRecord> = sqlx::query_as(&format!(
+                    "select {CALL_COLUMNS}, c.transcript, c.recording_url
+                     from public.calls c left join public.agents a on a.id = c.agent_id where c.id = $1"
+                ))
                 .bind(id)
                 .fetch_optional(tx.conn())
                 .await
                 .map_err(refused)?;
-        let call: Option<CallRecord> = sqlx::query_as(&format!(
-            "select {CALL_COLUMNS} from public.calls c left join public.agents a on a.id = c.agent_id where c.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(refused)?;
-        tx.commit().await?;
-        let ((transcript, recording_url), call) = row.zip(call).ok_or(AppError::NotFound)?;
+                tx.commit().await?;
+                row.map(|r| (r.call, r.transcript, r.recording_url))
+            }
+        }
+        .ok_or(AppError::NotFound)?;
+        // A transcript that is not the expected shape shows as none rather than failing.
         let transcript: Vec<TranscriptLine> =
             serde_json::from_value(transcript).unwrap_or_default();
         Ok(CallDetail {
