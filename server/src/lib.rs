@@ -196,7 +196,7 @@ pub async fn run_rls_bench(config: Config, email: &str, iterations: u32) -> Resu
     let database = Database::open(&config).await?;
     let result = benchcmd::rls_cost(&database.pool, email, iterations).await;
     database.close().await;
-    println!("{}", result.map_err(StartError::Connect)?);
+    println!("{}", result.map_err(|e| StartError::Config(e.to_string()))?);
     Ok(())
 }
 

@@ -5,12 +5,32 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::auth::SessionUser;
+use crate::errors::AppError;
 use crate::org::api::{my_organizations, SwitchOrganization};
+use crate::org::OrgChoice;
 use crate::providers::auth::use_auth;
+
+type Organizations = Resource<Result<Vec<OrgChoice>, AppError>>;
 
 #[component]
 pub fn Header() -> impl IntoView {
     let auth = use_auth();
+    let switch = ServerAction::<SwitchOrganization>::new();
+    // Made here, not in the signed-in branch below: SSR walks a Suspense's children more
+    // than once, and a resource made in there is made (and awaited) again on every walk.
+    let orgs: Organizations = Resource::new(
+        move || {
+            let several = auth.signed_in().is_some_and(|u| u.organizations > 1);
+            (switch.version().get(), several)
+        },
+        |(_, several)| async move {
+            if several {
+                my_organizations().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
     view! {
         <header class="site-header">
             <a class="skip-link" href="#main">"Skip to content"</a>
@@ -20,7 +40,7 @@ pub fn Header() -> impl IntoView {
             </A>
             <Transition fallback=|| ()>
                 {move || auth.user.get().map(|user| match user.ok().flatten() {
-                    Some(user) => view! { <SignedInNav user/> }.into_any(),
+                    Some(user) => view! { <SignedInNav user orgs switch/> }.into_any(),
                     None => view! {
                         <nav aria-label="Account">
                             <a href="/auth/signin">"Sign in"</a>
@@ -34,7 +54,11 @@ pub fn Header() -> impl IntoView {
 }
 
 #[component]
-fn SignedInNav(user: SessionUser) -> impl IntoView {
+fn SignedInNav(
+    user: SessionUser,
+    orgs: Organizations,
+    switch: ServerAction<SwitchOrganization>,
+) -> impl IntoView {
     let auth = use_auth();
     let several = user.organizations > 1;
     view! {
@@ -48,7 +72,7 @@ fn SignedInNav(user: SessionUser) -> impl IntoView {
             <span class="who">
                 <span data-testid="header-email">{user.email.clone()}</span>
                 {if several {
-                    view! { <OrgSwitcher/> }.into_any()
+                    view! { <OrgSwitcher orgs switch/> }.into_any()
                 } else {
                     view! { <span class="muted" data-testid="header-organization">{user.organization_name.clone().unwrap_or_default()}</span> }.into_any()
                 }}
@@ -62,9 +86,7 @@ fn SignedInNav(user: SessionUser) -> impl IntoView {
 
 /// Lists the user's organizations; choosing one makes it the current one.
 #[component]
-fn OrgSwitcher() -> impl IntoView {
-    let switch = ServerAction::<SwitchOrganization>::new();
-    let orgs = Resource::new(move || switch.version().get(), |_| my_organizations());
+fn OrgSwitcher(orgs: Organizations, switch: ServerAction<SwitchOrganization>) -> impl IntoView {
     view! {
         <ActionForm action=switch attr:class="inline-form org-switcher">
             <label for="org-switch" class="visually-hidden">"Organization"</label>

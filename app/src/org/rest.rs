@@ -13,7 +13,7 @@ use serde_json::json;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::store::{AgentRecord, CallRecord, ValidFilter, CALLS_PAGE_SIZE};
+use super::store::{AgentRecord, CallRecord, DashboardRecord, ValidFilter, CALLS_PAGE_SIZE};
 use super::{AgentInput, Member, OrgChoice};
 use crate::auth::SessionUser;
 use crate::errors::AppError;
@@ -62,43 +62,16 @@ impl RestBackend {
         &self,
         user: &SessionUser,
         org: Uuid,
-    ) -> Result<(String, serde_json::Value, Vec<CallRecord>), AppError> {
-        #[derive(serde::Deserialize)]
-        struct Name {
-            name: String,
-        }
-        let names: Vec<Name> = fetch(
+    ) -> Result<Option<DashboardRecord>, AppError> {
+        let rows: Vec<DashboardRecord> = fetch(
             self.authed(
                 self.client
-                    .from("organizations")
-                    .select("name")
-                    .eq("id", org.to_string()),
+                    .rpc("dashboard", json!({ "org": org }).to_string()),
                 user,
             ),
         )
         .await?;
-        let name = names.into_iter().next().ok_or(AppError::NotFound)?.name;
-        let stats: serde_json::Value = fetch(
-            self.authed(
-                self.client
-                    .rpc("dashboard_stats", json!({ "org": org }).to_string()),
-                user,
-            ),
-        )
-        .await?;
-        let latest: Vec<CallRecord> = fetch(
-            self.authed(
-                self.client
-                    .from("calls")
-                    .select(CALL_SELECT)
-                    .eq("organization_id", org.to_string())
-                    .order("started_at.desc,id.desc")
-                    .limit(10),
-                user,
-            ),
-        )
-        .await?;
-        Ok((name, stats, latest))
+        Ok(rows.into_iter().next())
     }
 
     pub async fn list_agents(

@@ -2,6 +2,7 @@
 //! way PostgREST runs a request. Both settings are transaction-local, so they end with it.
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
 use crate::auth::server::Authenticated;
 use crate::errors::AppError;
@@ -10,19 +11,46 @@ pub struct RlsTx {
     tx: Transaction<'static, Postgres>,
 }
 
+/// `text` as an SQL string literal. The `E'…'` form escapes backslashes and quotes the
+/// same way whatever `standard_conforming_strings` says; NUL cannot occur in JSON text.
+fn string_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 3);
+    literal.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\\' => literal.push_str("\\\\"),
+            '\'' => literal.push_str("''"),
+            c => literal.push(c),
+        }
+    }
+    literal.push('\'');
+    literal
+}
+
+/// The statement that opens every `RlsTx`, in one round trip: both settings, then
+/// `BEGIN`. In a multi-statement query the settings run in an implicit transaction that
+/// `BEGIN` then adopts, so they hold until the end of the transaction; if they fail, the
+/// implicit transaction rolls back and the connection is left idle, not in a failed
+/// transaction. (sqlx binds no parameters here, hence the literal.)
+pub fn begin_statement(user_id: Uuid, email: &str) -> String {
+    let claims = serde_json::json!({
+        "sub": user_id,
+        "role": "authenticated",
+        "aud": "authenticated",
+        "email": email,
+    });
+    format!(
+        "SELECT set_config('role', 'authenticated', true), \
+         set_config('request.jwt.claims', {}, true); BEGIN",
+        string_literal(&claims.to_string())
+    )
+}
+
 impl RlsTx {
     /// Opens the transaction for `auth`'s user. Only `store::OrgStore` calls this.
     pub(crate) async fn begin(pool: &PgPool, auth: &Authenticated) -> Result<Self, AppError> {
-        let mut tx = pool.begin().await?;
-        let claims = serde_json::json!({
-            "sub": auth.user.id,
-            "role": "authenticated",
-            "aud": "authenticated",
-            "email": auth.user.email,
-        });
-        sqlx::query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)")
-            .bind(claims.to_string())
-            .execute(&mut *tx)
+        let tx = pool
+            .begin_with(begin_statement(auth.user.id, &auth.user.email))
             .await?;
         Ok(Self { tx })
     }
@@ -34,5 +62,23 @@ impl RlsTx {
     pub(crate) async fn commit(self) -> Result<(), AppError> {
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string_literal;
+
+    #[test]
+    fn literals_escape_quotes_and_backslashes() {
+        assert_eq!(string_literal("plain"), "E'plain'");
+        assert_eq!(
+            string_literal(r#"{"email":"o'brien\\x@example.com"}"#),
+            r#"E'{"email":"o''brien\\\\x@example.com"}'"#
+        );
+        assert_eq!(
+            string_literal("'; drop table calls; --"),
+            "E'''; drop table calls; --'"
+        );
     }
 }

@@ -85,7 +85,10 @@ impl From<AgentRecord> for Agent {
 const AGENT_COLUMNS: &str =
     "id, organization_id, name, greeting, instructions, voice, language, phone_number, status, created_at, updated_at";
 
-#[derive(sqlx::FromRow, serde::Deserialize)]
+/// A call as lists show it. Also the composite type `public.dashboard_call` (same fields,
+/// same order) in which `public.dashboard` returns the latest calls.
+#[derive(sqlx::FromRow, sqlx::Type, serde::Deserialize)]
+#[sqlx(type_name = "dashboard_call")]
 pub struct CallRecord {
     id: Uuid,
     agent_id: Option<Uuid>,
@@ -114,6 +117,51 @@ impl From<CallRecord> for CallRow {
             status: r.status,
             sentiment: r.sentiment,
             summary: r.summary,
+        }
+    }
+}
+
+/// The row `public.dashboard` returns (both backends decode it).
+#[derive(sqlx::FromRow, serde::Deserialize)]
+pub struct DashboardRecord {
+    organization_name: String,
+    agents: i64,
+    calls_24h: i64,
+    calls_7d: i64,
+    completed_7d: i64,
+    completed_seconds_7d: i64,
+    first_day: NaiveDate,
+    per_day: Vec<i32>,
+    latest: Vec<CallRecord>,
+}
+
+impl From<DashboardRecord> for Dashboard {
+    fn from(r: DashboardRecord) -> Self {
+        let per_day = r
+            .per_day
+            .iter()
+            .enumerate()
+            .map(|(i, calls)| {
+                let day = r.first_day + chrono::Days::new(i as u64);
+                (day.format("%Y-%m-%d").to_string(), i64::from(*calls))
+            })
+            .collect();
+        let ratio = |part: i64, whole: i64| {
+            if whole == 0 {
+                0.0
+            } else {
+                part as f64 / whole as f64
+            }
+        };
+        Dashboard {
+            organization_name: r.organization_name,
+            agents: r.agents,
+            calls_24h: r.calls_24h,
+            calls_7d: r.calls_7d,
+            avg_duration_7d: ratio(r.completed_seconds_7d, r.completed_7d).round(),
+            answer_rate_7d: (ratio(r.completed_7d, r.calls_7d) * 1000.0).round() / 10.0,
+            per_day,
+            latest: r.latest.into_iter().map(CallRow::from).collect(),
         }
     }
 }
@@ -230,43 +278,24 @@ impl OrgStore {
         RlsTx::begin(&self.pool, &self.auth).await
     }
 
+    /// The dashboard: one statement (`public.dashboard`) whatever the backend.
     pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
         let org = self.current_org()?;
-        if let Some(rest) = &self.rest {
-            let (name, stats, latest) = rest.dashboard(&self.auth.user, org).await?;
-            return Ok(dashboard_from_stats(
-                name,
-                &stats,
-                latest.into_iter().map(CallRow::from).collect(),
-            ));
-        }
-        let mut tx = self.tx().await?;
-        let name: Option<String> =
-            sqlx::query_scalar("select name from public.organizations where id = $1")
-                .bind(org)
-                .fetch_optional(tx.conn())
-                .await
-                .map_err(refused)?;
-        let name = name.ok_or(AppError::NotFound)?;
-        let stats: serde_json::Value = sqlx::query_scalar("select public.dashboard_stats($1)")
-            .bind(org)
-            .fetch_one(tx.conn())
-            .await
-            .map_err(refused)?;
-        let latest: Vec<CallRecord> = sqlx::query_as(&format!(
-            "select {CALL_COLUMNS} from public.calls c left join public.agents a on a.id = c.agent_id
-             where c.organization_id = $1 order by c.started_at desc, c.id desc limit 10"
-        ))
-        .bind(org)
-        .fetch_all(tx.conn())
-        .await
-        .map_err(refused)?;
-        tx.commit().await?;
-        Ok(dashboard_from_stats(
-            name,
-            &stats,
-            latest.into_iter().map(CallRow::from).collect(),
-        ))
+        let record = match &self.rest {
+            Some(rest) => rest.dashboard(&self.auth.user, org).await?,
+            None => {
+                let mut tx = self.tx().await?;
+                let record: Option<DashboardRecord> =
+                    sqlx::query_as("select * from public.dashboard($1)")
+                        .bind(org)
+                        .fetch_optional(tx.conn())
+                        .await
+                        .map_err(refused)?;
+                tx.commit().await?;
+                record
+            }
+        };
+        record.map(Dashboard::from).ok_or(AppError::NotFound)
     }
 
     pub async fn list_agents(&self, search: &str) -> Result<Vec<Agent>, AppError> {
@@ -616,35 +645,6 @@ fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
-}
-
-/// Builds the dashboard from `public.dashboard_stats` (the same JSON for both backends).
-pub fn dashboard_from_stats(
-    organization_name: String,
-    stats: &serde_json::Value,
-    latest: Vec<CallRow>,
-) -> Dashboard {
-    let int = |k: &str| stats.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
-    let float = |k: &str| stats.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
-    let per_day = stats
-        .get("per_day")
-        .and_then(|v| v.as_array())
-        .map(|days| {
-            days.iter()
-                .filter_map(|d| Some((d.get(0)?.as_str()?.to_owned(), d.get(1)?.as_i64()?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    Dashboard {
-        organization_name,
-        agents: int("agents"),
-        calls_24h: int("calls_24h"),
-        calls_7d: int("calls_7d"),
-        avg_duration_7d: float("avg_duration_7d"),
-        answer_rate_7d: float("answer_rate_7d"),
-        per_day,
-        latest,
-    }
 }
 
 #[cfg(test)]

@@ -6,23 +6,27 @@ use leptos_router::components::A;
 
 use crate::components::data::{duration_text, CallsChart, CallsTable, ErrorView};
 use crate::components::guard::RequireAuth;
+use crate::errors::AppError;
 use crate::org::api::dashboard_data;
+use crate::org::Dashboard;
 use crate::providers::auth::use_auth;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    // Made here, not inside the guard: Suspense walks its children more than once during
+    // SSR, and a resource made in there would be made (and fetched) again on every walk.
+    let data = Resource::new(|| (), |_| dashboard_data());
     view! {
         <Title text="Dashboard"/>
         <RequireAuth>
-            <DashboardContent/>
+            <DashboardContent data/>
         </RequireAuth>
     }
 }
 
 #[component]
-fn DashboardContent() -> impl IntoView {
+fn DashboardContent(data: Resource<Result<Dashboard, AppError>>) -> impl IntoView {
     let auth = use_auth();
-    let data = Resource::new(|| (), |_| dashboard_data());
     let user = move || auth.signed_in();
     view! {
         <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the dashboard…"</p> }>

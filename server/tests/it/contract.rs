@@ -323,10 +323,12 @@ async fn fake_postgrest(
         {
             json!([calls[1], calls[2]])
         }
-        ("GET", "/rest/v1/calls") if has(&format!("organization_id=eq.{ORG}")) && range == "0-9" => json!(calls),
-        ("GET", "/rest/v1/organizations") if has(&format!("id=eq.{ORG}")) && has("select=name") => json!([{ "name": "Contract Co" }]),
-        ("POST", "/rest/v1/rpc/dashboard_stats") if serde_json::from_slice::<Value>(&body).ok() == Some(json!({ "org": ORG })) => {
-            json!({ "agents": 2, "calls_24h": 0, "calls_7d": 0, "avg_duration_7d": 0, "answer_rate_7d": 0, "per_day": [] })
+        ("POST", "/rest/v1/rpc/dashboard") if serde_json::from_slice::<Value>(&body).ok() == Some(json!({ "org": ORG })) => {
+            json!([{
+                "organization_name": "Contract Co", "agents": 2, "calls_24h": 0, "calls_7d": 0,
+                "completed_7d": 0, "completed_seconds_7d": 0, "first_day": "2026-01-01",
+                "per_day": vec![0; 30], "latest": calls,
+            }])
         }
         ("GET", "/rest/v1/memberships") if has(&format!("user_id=eq.{USER}")) && has("select=role,...organizations(id,name)") => {
             json!([{ "role": "owner", "id": ORG, "name": "Contract Co" }])
@@ -392,14 +394,10 @@ async fn the_postgrest_backend_meets_the_contract_with_exact_requests() {
     );
     assert!(
         seen.iter()
-            .any(|l| l.starts_with("POST /rest/v1/rpc/dashboard_stats")),
+            .any(|l| l.starts_with("POST /rest/v1/rpc/dashboard?")),
         "{seen:#?}"
     );
-    assert_eq!(
-        seen.len(),
-        12,
-        "one request per store call, three for the dashboard: {seen:#?}"
-    );
+    assert_eq!(seen.len(), 10, "one request per store call: {seen:#?}");
 }
 
 #[test]

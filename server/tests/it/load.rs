@@ -72,7 +72,8 @@ async fn sustained_signed_in_load_and_a_sign_in_flood_cause_no_5xx() {
                         let _ = response.bytes().await;
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
-                    Err(_) => {
+                    Err(error) => {
+                        eprintln!("load: {path} failed: {error}");
                         server_errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -83,7 +84,10 @@ async fn sustained_signed_in_load_and_a_sign_in_flood_cause_no_5xx() {
         let base = app.base.clone();
         let (server_errors, flood_refused) = (server_errors.clone(), flood_refused.clone());
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client");
             let mut i = 0;
             while Instant::now() < deadline {
                 i += 1;
@@ -99,7 +103,8 @@ async fn sustained_signed_in_load_and_a_sign_in_flood_cause_no_5xx() {
                     Ok(400) | Ok(429) | Ok(503) => {
                         flood_refused.fetch_add(1, Ordering::Relaxed);
                     }
-                    _ => {
+                    other => {
+                        eprintln!("load: sign-in answered {other:?}");
                         server_errors.fetch_add(1, Ordering::Relaxed);
                     }
                 }

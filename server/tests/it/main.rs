@@ -5,6 +5,7 @@ mod common;
 
 mod accounts;
 mod contract;
+mod dashboard;
 mod database;
 mod embedded;
 mod hardening;

@@ -222,6 +222,10 @@ async fn the_rls_matrix_holds_for_every_table_operation_and_actor() {
         ("calls", "insert", format!("insert into public.calls (organization_id, direction, from_number, to_number, started_at, status) values ('{a}', 'inbound', '+14155550100', '+14155550101', now(), 'missed')"), vec![]),
         ("calls", "update", format!("update public.calls set summary = 'forged' where id = '{}'", w.call_a), vec![]),
         ("calls", "delete", format!("delete from public.calls where id = '{}'", w.call_a), vec![]),
+        ("call_stats_daily", "select", format!("select day from public.call_stats_daily where organization_id = '{a}'"), vec![ViewerA, MemberA, AdminA, OwnerA]),
+        ("call_stats_daily", "insert", format!("insert into public.call_stats_daily (organization_id, day, calls) values ('{a}', '2020-01-01', 1)"), vec![]),
+        ("call_stats_daily", "update", format!("update public.call_stats_daily set calls = calls + 1 where organization_id = '{a}'"), vec![]),
+        ("call_stats_daily", "delete", format!("delete from public.call_stats_daily where organization_id = '{a}'"), vec![]),
         ("_sqlx_migrations", "select", "select version from public._sqlx_migrations".to_owned(), vec![]),
         ("_sqlx_migrations", "insert", "insert into public._sqlx_migrations (version, description, success, checksum, execution_time) values (999, 'x', true, '\\x00', 1)".to_owned(), vec![]),
         ("_sqlx_migrations", "update", "update public._sqlx_migrations set description = 'x'".to_owned(), vec![]),
@@ -334,13 +338,28 @@ async fn every_public_table_has_rls_enabled_and_forced() {
 #[tokio::test]
 async fn every_policy_column_is_indexed() {
     let (_db, pool) = TestDb::migrated().await;
-    // Columns that policies reference (PostgreSQL records them as dependencies), and
-    // whether some index of the table starts with that column.
+    // Columns that policies reference (PostgreSQL records them as dependencies), also
+    // through the views they read (app_private.my_memberships), and whether some index
+    // of the table starts with that column.
     let missing: Vec<(String, String)> = sqlx::query_as(
-        "select distinct c.relname::text, a.attname::text
-         from pg_policy p
-         join pg_depend d on d.classid = 'pg_policy'::regclass and d.objid = p.oid
-              and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
+        "with policy_deps as (
+           select d.refobjid, d.refobjsubid
+           from pg_policy p
+           join pg_depend d on d.classid = 'pg_policy'::regclass and d.objid = p.oid
+                and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
+         ), view_deps as (
+           select vd.refobjid, vd.refobjsubid
+           from policy_deps pd
+           join pg_class v on v.oid = pd.refobjid and v.relkind = 'v'
+           join pg_rewrite r on r.ev_class = v.oid
+           join pg_depend vd on vd.classid = 'pg_rewrite'::regclass and vd.objid = r.oid
+                and vd.refclassid = 'pg_class'::regclass and vd.refobjsubid > 0
+                and vd.refobjid <> v.oid
+         ), d as (
+           select * from policy_deps union select * from view_deps
+         )
+         select distinct c.relname::text, a.attname::text
+         from d
          join pg_class c on c.oid = d.refobjid
          join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
          where c.relnamespace = 'public'::regnamespace

@@ -261,8 +261,10 @@ impl TestApp {
     }
 
     /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+    /// A request that hangs fails the test after a minute instead of stalling the suite.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36")
