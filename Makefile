@@ -26,7 +26,12 @@ run: setup
 
 test: setup setup-test
 	cargo test -p app --features ssr
-	cargo test -p server
+	# One test at a time: each starts its own servers and database, so on two cores running
+	# them side by side only makes them contend (51 s serial against 80 s in parallel), and
+	# several tokio runtimes in one process sharing Leptos's global executor left a page
+	# request waiting forever in about one parallel run in two (never in a serial run, nor
+	# in a standalone server under wrk).
+	cargo test -p server -- --test-threads=1
 	@data=$$(mktemp -d /tmp/switchboard-e2e.XXXXXX); trap 'rm -rf "$$data"' EXIT; \
 	SWITCHBOARD_DATA_DIR="$$data" LEPTOS_SITE_ADDR=127.0.0.1:3100 E2E_BASE_URL=http://127.0.0.1:3100 \
 	LEPTOS_RELOAD_PORT=3101 cargo leptos end-to-end
