@@ -16,7 +16,8 @@ use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
-use tower_sessions::SessionManagerLayer;
+use tower_sessions::{CachingSessionStore, SessionManagerLayer};
+use tower_sessions_moka_store::MokaStore;
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
@@ -26,14 +27,22 @@ use crate::middleware::{authenticate, AuthLayerState};
 /// Largest request body accepted (413 past it).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The tower-sessions store: records in `app_private.sessions` (created by the migrations).
-pub fn session_store(state: &AppState) -> PostgresStore {
+/// Session records kept in memory by each instance (records only point at a
+/// `user_sessions` row, which every request still reads; see `session_store`).
+const CACHED_SESSION_RECORDS: u64 = 10_000;
+
+/// The tower-sessions store: records in `app_private.sessions` (created by the migrations),
+/// read through a bounded in-memory cache. A cached record is only a pointer: whether the
+/// session is still signed in is decided on every request by its `user_sessions` row, so a
+/// record cached here after another instance signed the browser out leads nowhere.
+pub fn session_store(state: &AppState) -> CachingSessionStore<MokaStore, PostgresStore> {
     let store = PostgresStore::new(state.pool.clone());
     // Both names are constant, valid identifiers.
-    store
+    let store = store
         .with_schema_name("app_private")
         .and_then(|s| s.with_table_name("sessions"))
-        .expect("constant session table names are valid")
+        .expect("constant session table names are valid");
+    CachingSessionStore::new(MokaStore::new(Some(CACHED_SESSION_RECORDS)), store)
 }
 
 /// The whole app as a router, for the binary and for tests.

@@ -496,7 +496,9 @@ fn session_err(e: impl std::fmt::Display) -> AppError {
 }
 
 /// Signs `user_id` in on this browser: a new session ID (against fixation), a row in
-/// `user_sessions`, and the record pointing at it.
+/// `user_sessions`, and the record pointing at it. A session this browser already had
+/// ends: its old ID may still sit in another instance's record cache, and must lead
+/// nowhere.
 pub async fn establish(
     pool: &PgPool,
     session: &Session,
@@ -504,6 +506,13 @@ pub async fn establish(
     client: &ClientInfo,
     settings: &AuthSettings,
 ) -> Result<(), AppError> {
+    let previous: Option<AuthRecord> = session.get(AUTH_KEY).await.ok().flatten();
+    if let Some(previous) = previous {
+        sqlx::query("delete from app_private.user_sessions where id = $1")
+            .bind(previous.sid)
+            .execute(pool)
+            .await?;
+    }
     session.cycle_id().await.map_err(session_err)?;
     let lifetime = settings.absolute_lifetime.as_secs_f64();
     let sid: Uuid = sqlx::query_scalar(

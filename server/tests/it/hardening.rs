@@ -537,6 +537,61 @@ async fn two_instances_share_sessions_sign_outs_and_throttling() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Each instance caches session records in memory; a record only points at a
+/// `user_sessions` row, so what another instance did to the session still counts at once.
+#[tokio::test]
+async fn cached_session_records_on_another_instance_lead_nowhere_once_replaced() {
+    let one = TestApp::spawn().await;
+    let two = one.another_instance().await;
+    one.register("cache@example.com", PASSWORD, "Cache").await;
+    let sign_in = |app: &TestApp, cookie: Option<String>| {
+        let mut request = app
+            .client()
+            .post(app.url("/auth/signin"))
+            .header("Origin", &app.base)
+            .header("Accept", "application/json")
+            .form(&[("email", "cache@example.com"), ("password", PASSWORD)]);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send()
+    };
+    let session_on = |app: &TestApp, cookie: String| {
+        let request = app
+            .client()
+            .get(app.url("/api/auth/session"))
+            .header("cookie", cookie);
+        async move {
+            request
+                .send()
+                .await
+                .expect("session")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let first = crate::common::session_cookie(&sign_in(&one, None).await.expect("sign in"));
+    // Instance two reads (and caches) the first record.
+    assert_eq!(
+        session_on(&two, first.clone()).await["user"]["email"],
+        "cache@example.com"
+    );
+    // Signing in again on the same browser replaces the session: new ID, old row gone.
+    let second = crate::common::session_cookie(
+        &sign_in(&one, Some(first.clone()))
+            .await
+            .expect("sign in again"),
+    );
+    assert_ne!(first, second);
+    assert_eq!(session_on(&two, first.clone()).await, serde_json::json!({}));
+    assert_eq!(session_on(&one, first).await, serde_json::json!({}));
+    assert_eq!(
+        session_on(&two, second).await["user"]["email"],
+        "cache@example.com"
+    );
+}
+
 #[tokio::test]
 async fn a_panicking_handler_answers_a_500_page_and_the_server_keeps_serving() {
     let app = TestApp::spawn().await;
