@@ -80,13 +80,13 @@ for size in 10k 1m; do
     wrk -t2 -c"$CONNECTIONS" -d60s -H "Cookie: $cookie" "$BASE/dashboard" >/dev/null
     RESULT["rss_kib"]=$(ps -o rss= -p "$SERVER_PID" | tr -d ' ')
     log "== sign-in latency vs a bare argon2id verify"
-    RESULT["signin_p50_ms"]=$(for i in $(seq 1 20); do
+    RESULT["signin_p50_ms"]=$(for i in $(seq 1 40); do
       curl -s -o /dev/null -w '%{time_total}\n' -H "Origin: $BASE" -H 'Accept: application/json' \
         --data-urlencode "email=$email" --data-urlencode 'password=switchboard-demo-password' "$BASE/auth/signin"
     done | sort -n | awk '{ a[NR]=$1 } END { printf "%.2f", a[int((NR+1)/2)] * 1000 }')
-    RESULT["argon2_p50_ms"]=$("$BIN" argon2-bench --iterations 20)
+    RESULT["argon2_p50_ms"]=$("$BIN" argon2-bench --iterations 40)
     log "== RLS cost"
-    RESULT["rls"]=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error "$BIN" rls-bench --email "$email" --iterations 200)
+    RESULT["rls"]=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error "$BIN" rls-bench --email "$email" --iterations 2000)
   fi
   stop_server
 done
@@ -108,10 +108,12 @@ html_gz=$(curl -s "$BASE/auth/signin" | gzip -9 | wc -c)
 stop_server
 first_visit=$((first_visit + html_gz))
 
+CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+PG_VERSION=$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version | awk '{ print $3 }')
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 {
-  echo "Switchboard benchmark, $stamp, $(nproc) cores, $(uname -m), ${CONNECTIONS} connections, ${SECONDS_PER_RUN} s per run"
+  echo "Switchboard benchmark, $stamp, $(nproc) cores ($CPU), $(uname -m), PostgreSQL $PG_VERSION, ${CONNECTIONS} connections, ${SECONDS_PER_RUN} s per run"
   printf '%-24s %10s %10s %10s %8s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx"
   for size in 10k 1m; do
     for path in /healthz /dashboard /calls /api/auth/session; do
@@ -133,7 +135,7 @@ stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 json="bench/results/$(date -u +%Y%m%dT%H%M%SZ).json"
 {
   echo "{"
-  echo "  \"when\": \"$stamp\", \"cores\": $(nproc), \"connections\": $CONNECTIONS, \"seconds\": $SECONDS_PER_RUN,"
+  echo "  \"when\": \"$stamp\", \"cores\": $(nproc), \"cpu\": \"$CPU\", \"postgresql\": \"$PG_VERSION\", \"connections\": $CONNECTIONS, \"seconds\": $SECONDS_PER_RUN,"
   for key in "${!RESULT[@]}"; do printf '  "%s": "%s",\n' "$key" "${RESULT[$key]}"; done
   echo "  \"wasm_raw\": $wasm_raw, \"wasm_gzip\": $wasm_gz, \"first_visit_gzip\": $first_visit"
   echo "}"
