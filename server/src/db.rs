@@ -28,15 +28,33 @@ impl Default for PoolSettings {
     }
 }
 
+/// A connection idle for longer than this is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// One pool serves migrations, the session store and request queries. Connections log in
 /// as the migration role; request transactions drop to `authenticated` with
 /// `set local role`, which ends with the transaction, so nothing leaks between checkouts.
+///
+/// sqlx pings every connection it hands out, and again when it comes back: two round
+/// trips per checkout, four per signed-in page. A connection that was in use a moment ago
+/// is known to be alive (sqlx still pings it on return, and closes it if that fails), so
+/// only those idle for longer than `PING_AFTER_IDLE` are pinged first: after an outage the
+/// dead connections are still found before a request gets one.
 pub async fn connect(url: &str, settings: &PoolSettings) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
     let options = options.application_name("switchboard");
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
 }

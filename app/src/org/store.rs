@@ -45,8 +45,24 @@ fn refused(error: sqlx::Error) -> AppError {
     }
 }
 
+/// `2026-01-31 14:05 UTC`. Written field by field: chrono's `format` parses its pattern on
+/// every call, and pages format dozens of these per request.
 fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+/// `2026-01-31`.
+fn day_text(day: NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day())
 }
 
 #[derive(sqlx::FromRow, serde::Deserialize)]
@@ -143,7 +159,7 @@ impl From<DashboardRecord> for Dashboard {
             .enumerate()
             .map(|(i, calls)| {
                 let day = r.first_day + chrono::Days::new(i as u64);
-                (day.format("%Y-%m-%d").to_string(), i64::from(*calls))
+                (day_text(day), i64::from(*calls))
             })
             .collect();
         let ratio = |part: i64, whole: i64| {
@@ -665,6 +681,15 @@ mod tests {
         ] {
             assert_eq!(decode_cursor(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn times_and_days_are_zero_padded_utc() {
+        let at = DateTime::<Utc>::from_timestamp(1_767_312_300, 0).expect("time");
+        assert_eq!(time(at), at.format("%Y-%m-%d %H:%M UTC").to_string());
+        assert_eq!(time(at), "2026-01-02 00:05 UTC");
+        let day = NaiveDate::from_ymd_opt(987, 3, 4).expect("day");
+        assert_eq!(day_text(day), "0987-03-04");
     }
 
     #[test]

@@ -2,9 +2,8 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
-use crate::components::data::{duration_text, CallsChart, CallsTable, ErrorView};
+use crate::components::data::{duration_text, CallsChart, CallsTable, Chart, ErrorView};
 use crate::components::guard::RequireAuth;
 use crate::errors::AppError;
 use crate::org::api::dashboard_data;
@@ -28,6 +27,13 @@ pub fn DashboardPage() -> impl IntoView {
 fn DashboardContent(data: Resource<Result<Dashboard, AppError>>) -> impl IntoView {
     let auth = use_auth();
     let user = move || auth.signed_in();
+    // Laid out once per dashboard value, not on each of Suspense's passes over the view.
+    let chart = Memo::new(move |_| {
+        data.with(|d| match d {
+            Some(Ok(d)) => Chart::new(&d.per_day),
+            _ => Chart::new(&[]),
+        })
+    });
     view! {
         <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the dashboard…"</p> }>
             {move || data.get().map(|result| match result {
@@ -47,10 +53,10 @@ fn DashboardContent(data: Resource<Result<Dashboard, AppError>>) -> impl IntoVie
                             <div class="stat"><span class="stat-value">{format!("{:.1} %", d.answer_rate_7d)}</span><span class="stat-label">"Answer rate, 7 days"</span></div>
                         </div>
                         <h2>"Calls per day, last 30 days"</h2>
-                        <CallsChart per_day=d.per_day.clone()/>
+                        <CallsChart chart=chart.get()/>
                         <h2>"Latest calls"</h2>
                         <CallsTable calls=d.latest.clone()/>
-                        <p><A href="/calls">"All calls"</A> " · " <A href="/agents">"Agents"</A></p>
+                        <p><a href="/calls">"All calls"</a> " · " <a href="/agents">"Agents"</a></p>
                     </section>
                 }.into_any(),
             })}
