@@ -13,7 +13,7 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{FlatRoutes, Route, Router},
     ParamSegment, SsrMode, StaticSegment,
 };
 
@@ -95,7 +95,7 @@ fn AppShell() -> impl IntoView {
         // Every page renders whole on the server (SsrMode::Async): readable and usable
         // without JavaScript, and guards decide before a byte of the page is sent.
         <main id="main">
-            <Routes fallback=NotFound>
+            <FlatRoutes fallback=NotFound>
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("auth"), StaticSegment("signup")) view=SignUpPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("auth"), StaticSegment("signin")) view=SignInPage ssr=SsrMode::Async/>
@@ -112,7 +112,7 @@ fn AppShell() -> impl IntoView {
                 <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentPage ssr=SsrMode::Async/>
                 <Route path=StaticSegment("calls") view=CallsPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("calls"), ParamSegment("id")) view=CallPage ssr=SsrMode::Async/>
-            </Routes>
+            </FlatRoutes>
         </main>
     }
 }

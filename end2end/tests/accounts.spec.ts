@@ -109,3 +109,47 @@ test("a guarded URL opened cold goes to sign in and back to it after signing in"
   await expect(page.getByTestId("session-row")).toContainText("This browser");
   await context.close();
 });
+
+test("a session ended from another browser sends this one to sign in at its next navigation", async ({ browser }) => {
+  const email = uniqueEmail("revoked");
+  const first = await browser.newContext();
+  const page = await first.newPage();
+  await page.goto("/auth/signup");
+  await page.getByLabel("Organization name").fill("Revoked Sessions Co");
+  await page.getByLabel("Work email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/notice=check-email/);
+  await page.goto(await confirmationLink(first, email));
+  await page.getByRole("button", { name: "Confirm email address" }).click();
+  await expect(page).toHaveURL(/notice=confirmed/);
+  await waitForHydration(page);
+  await page.getByLabel("Email", { exact: true }).fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/dashboard$/);
+  let loads = 0;
+  page.on("load", () => (loads += 1));
+
+  // The same person, in another browser, signs every other session out.
+  const second = await browser.newContext();
+  const other = await second.newPage();
+  await other.goto("/auth/signin");
+  await waitForHydration(other);
+  await other.getByLabel("Email", { exact: true }).fill(email);
+  await other.getByLabel("Password").fill(PASSWORD);
+  await other.getByRole("button", { name: "Sign in" }).click();
+  await expect(other).toHaveURL(/\/dashboard$/);
+  await other.goto("/settings/sessions");
+  await expect(other.getByTestId("session-row")).toHaveCount(2);
+  await other.getByRole("button", { name: "Sign out all other sessions" }).click();
+  await expect(other.getByTestId("session-row")).toHaveCount(1);
+
+  // The first browser still shows its header, but the next page's data is refused and it
+  // is sent to sign in, without a reload, with the way back kept.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Agents" }).click();
+  await expect(page).toHaveURL(/\/auth\/signin\?next=(%2F|\/)agents$/);
+  expect(loads).toBe(0);
+  await first.close();
+  await second.close();
+});

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use app::auth::server::{resolve, ClientInfo, CurrentUser};
 use app::auth::PUBLIC_SERVER_FNS;
 use app::components::forms::encode_query_value;
+use app::components::layout::is_at_or_below;
 use app::errors::AppError;
 use app::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -40,12 +41,9 @@ impl AuthLayerState {
 }
 
 fn is_protected(path: &str) -> bool {
-    PROTECTED_PREFIXES.iter().any(|prefix| {
-        path == *prefix
-            || path
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('/'))
-    })
+    PROTECTED_PREFIXES
+        .iter()
+        .any(|prefix| is_at_or_below(path, prefix))
 }
 
 /// Paths that never need the session (static files, health checks).
@@ -118,11 +116,13 @@ pub async fn authenticate(
         && layer.server_fns.contains(&path)
         && !PUBLIC_SERVER_FNS.contains(&path.as_str())
     {
-        // Plain form posts get sent to sign in; fetch callers get 401.
+        // Plain form posts get sent to sign in; fetch callers get 401, its body encoded as a
+        // server function's error so the browser's client decodes it (and the page can send
+        // the user to sign in) instead of seeing an unreadable answer.
         if wants_html(&request) {
             return Redirect::to("/auth/signin").into_response();
         }
-        return AppError::Unauthorized.into_response();
+        return server_fn_error(AppError::Unauthorized);
     }
 
     let mut response = next.run(request).await;
@@ -132,6 +132,17 @@ pub async fn authenticate(
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// `error` as a server function answers it: its status and the JSON the client decodes.
+fn server_fn_error(error: AppError) -> Response {
+    let status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // Serializing a unit-like enum variant cannot fail; fall back to the plain answer anyway.
+    match serde_json::to_string(&error) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(_) => error.into_response(),
+    }
 }
 
 /// The session could not be read (the database is down or slow): nothing protected is

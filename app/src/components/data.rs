@@ -3,15 +3,19 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
+use crate::components::guard::SignInRedirect;
 use crate::errors::AppError;
 use crate::org::CallRow;
 
 /// Shows an error in place of a page's content. Not found (also: another organization's
-/// id) answers 404 during SSR, exactly like an id that does not exist.
+/// id) answers 404 during SSR, exactly like an id that does not exist. A session that
+/// ended (401) goes to sign in, back to this page afterwards.
 #[component]
 pub fn ErrorView(error: AppError) -> impl IntoView {
+    if matches!(error, AppError::Unauthorized) {
+        return view! { <SignInRedirect/> }.into_any();
+    }
     #[cfg(feature = "ssr")]
     {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -30,9 +34,10 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
         <section class="error-page">
             <h1>{title}</h1>
             <p role="alert">{error.to_string()}</p>
-            <A href="/dashboard">"Back to the dashboard"</A>
+            <a href="/dashboard">"Back to the dashboard"</a>
         </section>
     }
+    .into_any()
 }
 
 #[component]

@@ -2,7 +2,7 @@
 //! which organization, a switcher when there are several, sign out), or the ways in.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::auth::SessionUser;
 use crate::errors::AppError;
@@ -34,10 +34,10 @@ pub fn Header() -> impl IntoView {
     view! {
         <header class="site-header">
             <a class="skip-link" href="#main">"Skip to content"</a>
-            <A href="/" attr:class="brand">
+            <a href="/" class="brand">
                 <span class="brand-mark" aria-hidden="true">"◎"</span>
                 " Switchboard"
-            </A>
+            </a>
             <Transition fallback=|| ()>
                 {move || auth.user.get().map(|user| match user.ok().flatten() {
                     Some(user) => view! { <SignedInNav user orgs switch/> }.into_any(),
@@ -63,10 +63,10 @@ fn SignedInNav(
     let several = user.organizations > 1;
     view! {
         <nav aria-label="Main" class="main-nav">
-            <A href="/dashboard">"Dashboard"</A>
-            <A href="/agents">"Agents"</A>
-            <A href="/calls">"Calls"</A>
-            <A href="/settings/organization">"Settings"</A>
+            <NavLink href="/dashboard" label="Dashboard"/>
+            <NavLink href="/agents" label="Agents"/>
+            <NavLink href="/calls" label="Calls"/>
+            <NavLink href="/settings/organization" label="Settings"/>
         </nav>
         <div class="account">
             <span class="who">
@@ -84,6 +84,27 @@ fn SignedInNav(
     }
 }
 
+/// A main-navigation link, `aria-current="page"` on its page and the pages below it. A
+/// plain anchor (the router navigates on any same-origin link) with one reactive
+/// attribute, where the router's `<A>` builds several memos per link on every render.
+#[component]
+fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
+    let location = use_location();
+    let current = move || {
+        location
+            .pathname
+            .with(|path| is_at_or_below(path, href))
+            .then_some("page")
+    };
+    view! { <a href=href aria-current=current>{label}</a> }
+}
+
+/// Whether `path` is `section` or a page below it (whole segments only).
+pub fn is_at_or_below(path: &str, section: &str) -> bool {
+    path.strip_prefix(section)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Lists the user's organizations; choosing one makes it the current one.
 #[component]
 fn OrgSwitcher(orgs: Organizations, switch: ServerAction<SwitchOrganization>) -> impl IntoView {
@@ -99,5 +120,18 @@ fn OrgSwitcher(orgs: Organizations, switch: ServerAction<SwitchOrganization>) ->
             </select>
             <button type="submit" class="button">"Switch"</button>
         </ActionForm>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_at_or_below;
+
+    #[test]
+    fn sections_match_whole_segments() {
+        assert!(is_at_or_below("/agents", "/agents"));
+        assert!(is_at_or_below("/agents/new", "/agents"));
+        assert!(!is_at_or_below("/agentsx", "/agents"));
+        assert!(!is_at_or_below("/calls", "/agents"));
     }
 }

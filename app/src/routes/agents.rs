@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
@@ -41,7 +40,7 @@ pub fn AgentsPage() -> impl IntoView {
                 <div class="page-head">
                     <h1 id="agents-title">"Agents"</h1>
                     <Show when=can_create>
-                        <A href="/agents/new" attr:class="button button-primary">"New agent"</A>
+                        <a href="/agents/new" class="button button-primary">"New agent"</a>
                     </Show>
                 </div>
                 <Notice text=notice/>
@@ -72,7 +71,7 @@ fn AgentsTable(agents: Vec<Agent>) -> impl IntoView {
             <tbody>
                 {agents.into_iter().map(|a| view! {
                     <tr data-testid="agent-row">
-                        <td><A href=format!("/agents/{}", a.id)>{a.name.clone()}</A></td>
+                        <td><a href=format!("/agents/{}", a.id)>{a.name.clone()}</a></td>
                         <td>{a.phone_number.clone().unwrap_or_else(|| "—".to_owned())}</td>
                         <td>{a.voice.clone()}</td>
                         <td>{a.language.clone()}</td>
@@ -225,7 +224,7 @@ pub fn AgentPage() -> impl IntoView {
                                         </ActionForm>
                                     </details>
                                 })}
-                                <p><A href="/agents">"All agents"</A></p>
+                                <p><a href="/agents">"All agents"</a></p>
                             </section>
                         }.into_any()
                     }

@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
@@ -98,7 +97,7 @@ pub fn CallsPage() -> impl IntoView {
                     </div>
                     <div class="filter-actions">
                         <button type="submit" class="button button-primary">"Apply filters"</button>
-                        <A href="/calls">"Clear"</A>
+                        <a href="/calls">"Clear"</a>
                     </div>
                 </form>
                 <Transition fallback=|| view! { <p class="loading" role="status">"Loading calls…"</p> }>
@@ -108,9 +107,9 @@ pub fn CallsPage() -> impl IntoView {
                             <CallsTable calls=page.calls.clone()/>
                             <nav class="pager" aria-label="Pages">
                                 <Show when=move || cursor.get().is_some()>
-                                    <A href="/calls">"First page"</A>
+                                    <a href="/calls">"First page"</a>
                                 </Show>
-                                {page.next_cursor.clone().map(|next| view! { <A href=next_href(next) attr:rel="next">"Next page"</A> })}
+                                {page.next_cursor.clone().map(|next| view! { <a href=next_href(next) rel="next">"Next page"</a> })}
                             </nav>
                         }.into_any(),
                     })}
@@ -185,7 +184,7 @@ pub fn CallPage() -> impl IntoView {
                                         </ol>
                                     }.into_any()
                                 }}
-                                <p><A href="/calls">"All calls"</A></p>
+                                <p><a href="/calls">"All calls"</a></p>
                             </section>
                         }.into_any()
                     }

@@ -15,18 +15,6 @@ pub fn DashboardPage() -> impl IntoView {
     // Made here, not inside the guard: Suspense walks its children more than once during
     // SSR, and a resource made in there would be made (and fetched) again on every walk.
     let data = Resource::new(|| (), |_| dashboard_data());
-    view! {
-        <Title text="Dashboard"/>
-        <RequireAuth>
-            <DashboardContent data/>
-        </RequireAuth>
-    }
-}
-
-#[component]
-fn DashboardContent(data: Resource<Result<Dashboard, AppError>>) -> impl IntoView {
-    let auth = use_auth();
-    let user = move || auth.signed_in();
     // Laid out once per dashboard value, not on each of Suspense's passes over the view.
     let chart = Memo::new(move |_| {
         data.with(|d| match d {
@@ -35,7 +23,21 @@ fn DashboardContent(data: Resource<Result<Dashboard, AppError>>) -> impl IntoVie
         })
     });
     view! {
-        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the dashboard…"</p> }>
+        <Title text="Dashboard"/>
+        <RequireAuth>
+            <DashboardContent data chart/>
+        </RequireAuth>
+    }
+}
+
+#[component]
+fn DashboardContent(
+    data: Resource<Result<Dashboard, AppError>>,
+    chart: Memo<Chart>,
+) -> impl IntoView {
+    let auth = use_auth();
+    let user = move || auth.signed_in();
+    view! {
             {move || data.get().map(|result| match result {
                 Err(error) => view! { <ErrorView error/> }.into_any(),
                 Ok(d) => view! {
@@ -60,6 +62,5 @@ fn DashboardContent(data: Resource<Result<Dashboard, AppError>>) -> impl IntoVie
                     </section>
                 }.into_any(),
             })}
-        </Suspense>
     }
 }

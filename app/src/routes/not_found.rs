@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -17,7 +16,7 @@ pub fn NotFound() -> impl IntoView {
         <section class="error-page">
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. It may have moved, or you may not have access to it."</p>
-            <A href="/">"Back to the home page"</A>
+            <a href="/">"Back to the home page"</a>
         </section>
     }
 }

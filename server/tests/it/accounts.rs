@@ -989,6 +989,14 @@ async fn every_server_function_but_the_allow_list_refuses_anonymous_callers() {
                 StatusCode::UNAUTHORIZED,
                 "{path} must refuse anonymous fetches"
             );
+            // Encoded as the server function's own error, so the browser's client can
+            // tell "signed out" from a broken request and send the user to sign in.
+            let body = fetch.text().await.expect("body");
+            assert_eq!(
+                serde_json::from_str::<app::errors::AppError>(&body).ok(),
+                Some(app::errors::AppError::Unauthorized),
+                "{path}: {body}"
+            );
             assert_eq!(
                 form.status(),
                 StatusCode::SEE_OTHER,
