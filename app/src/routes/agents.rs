@@ -49,7 +49,6 @@ pub fn AgentsPage() -> impl IntoView {
                     <input id="agent-search" name="q" type="search" value=move || q.get() maxlength="100"/>
                     <button type="submit" class="button">"Search"</button>
                 </form>
-                <Suspense fallback=|| view! { <p class="loading" role="status">"Loading agents…"</p> }>
                     {move || agents.get().map(|result| match result {
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                         Ok(list) if list.is_empty() => view! {
@@ -57,7 +56,6 @@ pub fn AgentsPage() -> impl IntoView {
                         }.into_any(),
                         Ok(list) => view! { <AgentsTable agents=list/> }.into_any(),
                     })}
-                </Suspense>
             </section>
         </RequireAuth>
     }
@@ -175,7 +173,6 @@ pub fn AgentPage() -> impl IntoView {
     view! {
         <Title text="Agent"/>
         <RequireAuth>
-            <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the agent…"</p> }>
                 {move || agent.get().map(|result| match result {
                     Err(error) => view! { <ErrorView error/> }.into_any(),
                     Ok(a) => {
@@ -229,7 +226,6 @@ pub fn AgentPage() -> impl IntoView {
                         }.into_any()
                     }
                 })}
-            </Suspense>
         </RequireAuth>
     }
 }

@@ -60,13 +60,11 @@ pub fn CallsPage() -> impl IntoView {
                         <label for="filter-agent">"Agent"</label>
                         <select id="filter-agent" name="agent">
                             <option value="">"Any agent"</option>
-                            <Suspense fallback=|| ()>
                                 {move || agents.get().and_then(Result::ok).map(|list| list.into_iter().map(|a| {
                                     let id = a.id.to_string();
                                     let is = filter.get().agent == Some(a.id);
                                     view! { <option value=id selected=is>{a.name}</option> }
                                 }).collect_view())}
-                            </Suspense>
                         </select>
                     </div>
                     <div>
@@ -100,7 +98,6 @@ pub fn CallsPage() -> impl IntoView {
                         <a href="/calls">"Clear"</a>
                     </div>
                 </form>
-                <Transition fallback=|| view! { <p class="loading" role="status">"Loading calls…"</p> }>
                     {move || calls.get().map(|result| match result {
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                         Ok(page) => view! {
@@ -113,7 +110,6 @@ pub fn CallsPage() -> impl IntoView {
                             </nav>
                         }.into_any(),
                     })}
-                </Transition>
             </section>
         </RequireAuth>
     }
@@ -145,7 +141,6 @@ pub fn CallPage() -> impl IntoView {
     view! {
         <Title text="Call"/>
         <RequireAuth>
-            <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the call…"</p> }>
                 {move || call.get().map(|result| match result {
                     Err(error) => view! { <ErrorView error/> }.into_any(),
                     Ok(detail) => {
@@ -189,7 +184,6 @@ pub fn CallPage() -> impl IntoView {
                         }.into_any()
                     }
                 })}
-            </Suspense>
         </RequireAuth>
     }
 }

@@ -43,7 +43,6 @@ pub fn OrganizationSettingsPage() -> impl IntoView {
                     <FormError error=error_of(rename)/>
                 </Show>
                 <h2>"Members"</h2>
-                <Suspense fallback=|| view! { <p class="loading" role="status">"Loading members…"</p> }>
                     {move || members.get().map(|result| match result {
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                         Ok(list) => view! {
@@ -57,7 +56,6 @@ pub fn OrganizationSettingsPage() -> impl IntoView {
                             </table>
                         }.into_any(),
                     })}
-                </Suspense>
             </section>
         </RequireAuth>
     }

@@ -53,7 +53,6 @@ pub fn SessionsPage() -> impl IntoView {
                 <h1 id="sessions-title">"Active sessions"</h1>
                 <nav class="tabs" aria-label="Settings"><a href="/settings/account">"Password"</a><a href="/settings/sessions" aria-current="page">"Sessions"</a></nav>
                 <FormError error=error_of(revoke)/>
-                <Transition fallback=|| view! { <p class="loading" role="status">"Loading sessions…"</p> }>
                     {move || sessions.get().map(|result| match result {
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         Ok(list) => view! {
@@ -80,7 +79,6 @@ pub fn SessionsPage() -> impl IntoView {
                             </table>
                         }.into_any(),
                     })}
-                </Transition>
                 <ActionForm action=revoke_others>
                     <SubmitButton pending=revoke_others.pending() label="Sign out all other sessions" busy="Signing out…" danger=true/>
                 </ActionForm>

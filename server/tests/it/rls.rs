@@ -398,3 +398,78 @@ async fn anon_has_no_grant_on_organization_data() {
     .expect("grants");
     assert!(grants.is_empty(), "{grants:?}");
 }
+
+/// `app_private.dashboard_as` becomes the user inside one statement: it must see only the
+/// user's organizations, leave neither the role nor the claims on the connection, and be
+/// callable by no API role (it takes the claims as arguments).
+#[tokio::test]
+async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind() {
+    let (db, admin) = TestDb::migrated().await;
+    let w = world(&admin).await;
+    // One connection, so every statement below certainly runs on the same one.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(db.options.clone())
+        .await
+        .expect("pool");
+    let dashboard = |user: Uuid, org: Uuid| {
+        let pool = pool.clone();
+        async move {
+            let claims = serde_json::json!({ "sub": user, "role": "authenticated" }).to_string();
+            sqlx::query_as::<_, (String, i64)>(
+                "select organization_name, agents from app_private.dashboard_as($1, $2, $3)",
+            )
+            .bind(claims)
+            .bind(user.to_string())
+            .bind(org)
+            .fetch_optional(&pool)
+            .await
+            .expect("dashboard_as")
+        }
+    };
+    let viewer = w.user(Actor::ViewerA).expect("viewer");
+    assert_eq!(dashboard(viewer, w.org_a).await, Some(("A".to_owned(), 1)));
+    assert_eq!(
+        dashboard(viewer, w.org_b).await,
+        None,
+        "another organization"
+    );
+    let outsider = w.users["outsider"];
+    assert_eq!(dashboard(outsider, w.org_a).await, None, "no membership");
+
+    let (user, sub, claims): (String, String, String) = sqlx::query_as(
+        "select current_user::text, coalesce(current_setting('request.jwt.claim.sub', true), ''),
+                coalesce(current_setting('request.jwt.claims', true), '')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("settings");
+    assert_ne!(user, "authenticated", "the role ended with the statement");
+    assert_eq!(
+        (sub.as_str(), claims.as_str()),
+        ("", ""),
+        "so did the claims"
+    );
+
+    for role in ["authenticated", "anon"] {
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query(&format!("set local role {role}"))
+            .execute(&mut *tx)
+            .await
+            .expect("set role");
+        let refused = sqlx::query("select * from app_private.dashboard_as('{}', $1, $2)")
+            .bind(viewer.to_string())
+            .bind(w.org_a)
+            .execute(&mut *tx)
+            .await
+            .expect_err("an API role may not call it");
+        assert_eq!(
+            refused
+                .as_database_error()
+                .and_then(|e| e.code())
+                .as_deref(),
+            Some("42501"),
+            "{role}: {refused}"
+        );
+    }
+}
