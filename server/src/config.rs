@@ -111,9 +111,10 @@ pub struct Config {
     #[arg(long, global = true)]
     pub addr: Option<SocketAddr>,
 
-    /// Most database connections this instance opens.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
-    pub db_max_connections: u32,
+    /// Most database connections this instance opens (default: twice the CPU count, at
+    /// least 4; raise it for a database across a network, where round trips wait longer).
+    #[arg(long, env = "DB_MAX_CONNECTIONS", global = true)]
+    pub db_max_connections: Option<u32>,
 
     /// How long a request waits for a database connection before answering 503 (ms).
     #[arg(
@@ -189,6 +190,17 @@ pub struct Config {
 impl Config {
     pub fn production(&self) -> bool {
         self.app_env == AppEnv::Production
+    }
+
+    /// The pool size. Measured on two cores with PostgreSQL on the same machine
+    /// (dashboard at 64 connections, three interleaved runs): 4 connections served
+    /// 1,800-2,120 pages/s, 8 served 1,470-1,770 and 20 served 1,390-1,520; more backends
+    /// than cores only take turns on them.
+    pub fn max_connections(&self) -> u32 {
+        self.db_max_connections.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
+        })
     }
 
     pub fn acquire_timeout(&self) -> Duration {

@@ -148,7 +148,7 @@ impl Database {
             }
         };
         let settings = db::PoolSettings {
-            max_connections: config.db_max_connections,
+            max_connections: config.max_connections(),
             acquire_timeout: config.acquire_timeout(),
         };
         let pool = db::connect(&url, &settings)
