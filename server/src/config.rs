@@ -198,8 +198,9 @@ impl Config {
     /// than cores only take turns on them.
     pub fn max_connections(&self) -> u32 {
         self.db_max_connections.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            u32::try_from(cores * 2).unwrap_or(u32::MAX).max(4)
+            u32::try_from(cpus().saturating_mul(2))
+                .unwrap_or(u32::MAX)
+                .max(4)
         })
     }
 
@@ -222,6 +223,11 @@ impl Config {
             LogFormat::Pretty
         })
     }
+}
+
+/// The CPUs this process may run on (2 when the system cannot tell).
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 #[cfg(test)]

@@ -79,9 +79,7 @@ pub fn build_state(
             Some(Arc::new(backend))
         }
     };
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cpus = config::cpus();
     let mut allowed_origins = match &config.app_origin {
         Some(configured) => hardening::AllowedOrigins::parse(configured).0.to_vec(),
         None => vec![format!("http://{addr}")],
