@@ -113,7 +113,12 @@ pub struct Config {
 
     /// Most database connections this instance opens (default: twice the CPU count, at
     /// least 4; raise it for a database across a network, where round trips wait longer).
-    #[arg(long, env = "DB_MAX_CONNECTIONS", global = true)]
+    #[arg(
+        long,
+        env = "DB_MAX_CONNECTIONS",
+        value_parser = clap::value_parser!(u32).range(1..=10_000),
+        global = true
+    )]
     pub db_max_connections: Option<u32>,
 
     /// How long a request waits for a database connection before answering 503 (ms).
@@ -250,5 +255,17 @@ mod tests {
         assert_eq!(cli.config.log_format(), LogFormat::Json);
         assert!(Cli::try_parse_from(["switchboard", "--app-env", "staging"]).is_err());
         assert!(Cli::try_parse_from(["switchboard", "--addr", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn a_pool_of_no_connections_is_refused_with_the_reason() {
+        let err = Cli::try_parse_from(["switchboard", "--db-max-connections", "0"])
+            .expect_err("zero connections would make every request wait and fail");
+        assert!(err.to_string().contains("db-max-connections"), "{err}");
+        let cli = Cli::try_parse_from(["switchboard", "--db-max-connections", "12"])
+            .expect("a positive pool size");
+        assert_eq!(cli.config.max_connections(), 12);
+        let cli = Cli::try_parse_from(["switchboard"]).expect("defaults parse");
+        assert!(cli.config.max_connections() >= 4);
     }
 }
