@@ -21,8 +21,11 @@ help:
 	@echo "make build-release   release build into target/release and target/site"
 	@echo "make bench  the benchmark suite (release build, 10k and 1M calls, wrk)"
 
+# --split everywhere: the signed-in pages are lazy routes, compiled into WASM modules of
+# their own that the browser fetches when it first shows them (the app hydrates with
+# `hydrate_lazy`, so every build must be split the same way).
 run: setup
-	cargo leptos serve
+	cargo leptos serve --split
 
 test: setup setup-test
 	cargo test -p app --features ssr
@@ -34,16 +37,16 @@ test: setup setup-test
 	cargo test -p server -- --test-threads=1
 	@data=$$(mktemp -d /tmp/switchboard-e2e.XXXXXX); trap 'rm -rf "$$data"' EXIT; \
 	SWITCHBOARD_DATA_DIR="$$data" LEPTOS_SITE_ADDR=127.0.0.1:3100 E2E_BASE_URL=http://127.0.0.1:3100 \
-	LEPTOS_RELOAD_PORT=3101 cargo leptos end-to-end
+	LEPTOS_RELOAD_PORT=3101 cargo leptos end-to-end --split
 
 build-release: setup
-	cargo leptos build --release
+	cargo leptos build --release --split
 
 # The benchmark suite (not part of `make test`): release build, seeded databases of 10k
 # and 1M calls, wrk on loopback; a table on stdout and JSON in bench/results/.
-bench: setup
+bench: setup setup-test
 	@command -v wrk >/dev/null || { $(APT_INSTALL) wrk; }
-	cargo leptos build --release
+	cargo leptos build --release --split
 	bash bench/run.sh
 
 # --- set-up: each step runs only when its tool is missing or at another version ---

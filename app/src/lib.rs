@@ -14,20 +14,19 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{FlatRoutes, Route, Router},
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, ParamSegment, SsrMode, StaticSegment,
 };
 
 use crate::components::layout::Header;
 use crate::providers::auth::provide_auth;
-use crate::routes::agents::{AgentPage, AgentsPage, NewAgentPage};
 use crate::routes::auth::{
     ConfirmPage, ForgotPage, ResetPage, SignInPage, SignOutPage, SignUpPage,
 };
-use crate::routes::calls::{CallPage, CallsPage};
-use crate::routes::dashboard::DashboardPage;
-use crate::routes::organization::OrganizationSettingsPage;
-use crate::routes::settings::{AccountSettingsPage, SessionsPage};
 use crate::routes::{home::HomePage, not_found::NotFound};
+use crate::routes::{
+    AccountSettingsRoute, AgentRoute, AgentsRoute, CallRoute, CallsRoute, DashboardRoute,
+    NewAgentRoute, OrganizationSettingsRoute, SessionsRoute,
+};
 
 /// The Content-Security-Policy of a page: scripts only from the app and the inline
 /// bootstrap carrying this response's nonce; WASM may compile; nothing may frame it.
@@ -103,15 +102,15 @@ fn AppShell() -> impl IntoView {
                 <Route path=(StaticSegment("auth"), StaticSegment("confirm")) view=ConfirmPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("auth"), StaticSegment("forgot")) view=ForgotPage ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("auth"), StaticSegment("reset")) view=ResetPage ssr=SsrMode::Async/>
-                <Route path=StaticSegment("dashboard") view=DashboardPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("settings"), StaticSegment("account")) view=AccountSettingsPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("settings"), StaticSegment("sessions")) view=SessionsPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("settings"), StaticSegment("organization")) view=OrganizationSettingsPage ssr=SsrMode::Async/>
-                <Route path=StaticSegment("agents") view=AgentsPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("agents"), StaticSegment("new")) view=NewAgentPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("agents"), ParamSegment("id")) view=AgentPage ssr=SsrMode::Async/>
-                <Route path=StaticSegment("calls") view=CallsPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("calls"), ParamSegment("id")) view=CallPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("dashboard") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("settings"), StaticSegment("account")) view={Lazy::<AccountSettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("settings"), StaticSegment("sessions")) view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("settings"), StaticSegment("organization")) view={Lazy::<OrganizationSettingsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=StaticSegment("agents") view={Lazy::<AgentsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("agents"), StaticSegment("new")) view={Lazy::<NewAgentRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("agents"), ParamSegment("id")) view={Lazy::<AgentRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=StaticSegment("calls") view={Lazy::<CallsRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("calls"), ParamSegment("id")) view={Lazy::<CallRoute>::new()} ssr=SsrMode::Async/>
             </FlatRoutes>
         </main>
     }

@@ -8,3 +8,49 @@ pub mod home;
 pub mod not_found;
 pub mod organization;
 pub mod settings;
+
+use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// Declares a route whose page is compiled into its own WASM module by
+/// `cargo leptos build --split`: a first visit downloads only the main module, and the
+/// browser fetches a signed-in page's code the first time it shows that page.
+/// (Without `--split` the page is in the one module, as before.)
+macro_rules! lazy_pages {
+    ($($(#[$doc:meta])* $route:ident => $page:path;)+) => {$(
+        $(#[$doc])*
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    )+};
+}
+
+lazy_pages! {
+    /// `/dashboard`.
+    DashboardRoute => dashboard::DashboardPage;
+    /// `/settings/account`.
+    AccountSettingsRoute => settings::AccountSettingsPage;
+    /// `/settings/sessions`.
+    SessionsRoute => settings::SessionsPage;
+    /// `/settings/organization`.
+    OrganizationSettingsRoute => organization::OrganizationSettingsPage;
+    /// `/agents`.
+    AgentsRoute => agents::AgentsPage;
+    /// `/agents/new`.
+    NewAgentRoute => agents::NewAgentPage;
+    /// `/agents/:id`.
+    AgentRoute => agents::AgentPage;
+    /// `/calls`.
+    CallsRoute => calls::CallsPage;
+    /// `/calls/:id`.
+    CallRoute => calls::CallPage;
+}

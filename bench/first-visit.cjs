@@ -1,0 +1,49 @@
+// What a first visit to a page downloads, as the machine's Chromium fetches it: prints one
+// line per same-origin resource ("path"), then exits 0 once the page has hydrated without
+// a console error. Exits 1 on any console error or page error (a release bundle that
+// fails to hydrate must fail the benchmark, not be measured).
+// Usage: node bench/first-visit.cjs http://127.0.0.1:3300/auth/signin
+const { chromium } = require("../end2end/node_modules/playwright-core");
+
+(async () => {
+  const url = new URL(process.argv[2]);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const page = await browser.newPage();
+  const errors = [];
+  const fetched = new Set();
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("response", (response) => {
+    const at = new URL(response.url());
+    if (at.origin === url.origin) fetched.add(at.pathname);
+  });
+  await page.goto(url.href);
+  // Hydrated: the bundle has run and the page has gone quiet.
+  await page.waitForFunction(() =>
+    performance.getEntriesByType("resource").some((entry) => entry.name.endsWith(".wasm")),
+  );
+  await page.waitForLoadState("networkidle");
+  await browser.close();
+  for (const path of fetched) console.log(path);
+  if (errors.length > 0) {
+    console.error(`first visit to ${url.pathname}: ${errors.length} console error(s):`);
+    for (const error of errors) console.error(`  ${error.slice(0, 300)}`);
+    process.exit(1);
+  }
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
