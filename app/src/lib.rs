@@ -19,13 +19,12 @@ use leptos_router::{
 
 use crate::components::layout::Header;
 use crate::providers::auth::provide_auth;
-use crate::routes::auth::{
-    ConfirmPage, ForgotPage, ResetPage, SignInPage, SignOutPage, SignUpPage,
-};
+use crate::routes::auth::SignInPage;
 use crate::routes::{home::HomePage, not_found::NotFound};
 use crate::routes::{
-    AccountSettingsRoute, AgentRoute, AgentsRoute, CallRoute, CallsRoute, DashboardRoute,
-    NewAgentRoute, OrganizationSettingsRoute, SessionsRoute,
+    AccountSettingsRoute, AgentRoute, AgentsRoute, CallRoute, CallsRoute, ConfirmRoute,
+    DashboardRoute, ForgotRoute, NewAgentRoute, OrganizationSettingsRoute, ResetRoute,
+    SessionsRoute, SignOutRoute, SignUpRoute,
 };
 
 /// The Content-Security-Policy of a page: scripts only from the app and the inline
@@ -96,12 +95,12 @@ fn AppShell() -> impl IntoView {
         <main id="main">
             <FlatRoutes fallback=NotFound>
                 <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("auth"), StaticSegment("signup")) view=SignUpPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("signup")) view={Lazy::<SignUpRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("auth"), StaticSegment("signin")) view=SignInPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("auth"), StaticSegment("signout")) view=SignOutPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("auth"), StaticSegment("confirm")) view=ConfirmPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("auth"), StaticSegment("forgot")) view=ForgotPage ssr=SsrMode::Async/>
-                <Route path=(StaticSegment("auth"), StaticSegment("reset")) view=ResetPage ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("signout")) view={Lazy::<SignOutRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("confirm")) view={Lazy::<ConfirmRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("forgot")) view={Lazy::<ForgotRoute>::new()} ssr=SsrMode::Async/>
+                <Route path=(StaticSegment("auth"), StaticSegment("reset")) view={Lazy::<ResetRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=StaticSegment("dashboard") view={Lazy::<DashboardRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("settings"), StaticSegment("account")) view={Lazy::<AccountSettingsRoute>::new()} ssr=SsrMode::Async/>
                 <Route path=(StaticSegment("settings"), StaticSegment("sessions")) view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async/>

@@ -14,8 +14,10 @@ use leptos_router::{lazy_route, LazyRoute};
 
 /// Declares a route whose page is compiled into its own WASM module by
 /// `cargo leptos build --split`: a first visit downloads only the main module, and the
-/// browser fetches a signed-in page's code the first time it shows that page.
-/// (Without `--split` the page is in the one module, as before.)
+/// browser fetches a page's code the first time it shows that page. Every page is lazy
+/// but the landing page and sign-in, the two a first visit lands on (a lazy first page
+/// would wait for its module before it hydrates). (Without `--split` the page is in the
+/// one module.)
 macro_rules! lazy_pages {
     ($($(#[$doc:meta])* $route:ident => $page:path;)+) => {$(
         $(#[$doc])*
@@ -53,4 +55,14 @@ lazy_pages! {
     CallsRoute => calls::CallsPage;
     /// `/calls/:id`.
     CallRoute => calls::CallPage;
+    /// `/auth/signup`.
+    SignUpRoute => auth::SignUpPage;
+    /// `/auth/signout`.
+    SignOutRoute => auth::SignOutPage;
+    /// `/auth/confirm`.
+    ConfirmRoute => auth::ConfirmPage;
+    /// `/auth/forgot`.
+    ForgotRoute => auth::ForgotPage;
+    /// `/auth/reset`.
+    ResetRoute => auth::ResetPage;
 }
