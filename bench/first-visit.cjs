@@ -4,21 +4,11 @@
 // fails to hydrate must fail the benchmark, not be measured).
 // Usage: node bench/first-visit.cjs http://127.0.0.1:3300/auth/signin
 const { chromium } = require("../end2end/node_modules/playwright-core");
+const launchOptions = require("../end2end/chromium.js");
 
 (async () => {
   const url = new URL(process.argv[2]);
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await chromium.launch(launchOptions);
   const page = await browser.newPage();
   const errors = [];
   const fetched = new Set();

@@ -1,5 +1,7 @@
 import { defineConfig, devices } from "@playwright/test";
 
+const chromium = require("./chromium.js");
+
 // The server is started by `cargo leptos end-to-end` (see the Makefile's `test` target);
 // the global set-up waits until it answers.
 const baseURL = process.env.E2E_BASE_URL ?? "http://127.0.0.1:3000";
@@ -24,19 +26,8 @@ export default defineConfig({
       name: "chromium",
       use: {
         ...devices["Desktop Chrome"],
-        launchOptions: {
-          // Browser downloads are impossible here: use the machine's Chromium.
-          executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-          ],
-        },
+        // The machine's Chromium, launched as the benchmark launches it.
+        launchOptions: chromium,
       },
     },
   ],
