@@ -128,3 +128,29 @@ test("the calls list pages with keyset cursors and filters; a call shows its tra
   await expect(page.getByTestId("transcript").getByRole("listitem")).toHaveCount(4);
   await expect(page.getByTestId("transcript")).toContainText("Thanks for calling");
 });
+
+test("after signing in, the dashboard's data is requested while its page module is still downloading", async ({ page }) => {
+  const owner = seedOrganization(5);
+  let moduleReleased = 0;
+  let dataRequested = 0;
+  // Hold the dashboard's own WASM module back for a second, as a slow network would.
+  await page.route(/split___dashboard_route_view[^/]*\.wasm$/, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    moduleReleased = Date.now();
+    await route.continue();
+  });
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname === "/api/org/dashboard" && dataRequested === 0) {
+      dataRequested = Date.now();
+    }
+  });
+
+  await signIn(page, owner.email, owner.password);
+  await expect(page.getByTestId("organization-name")).toBeVisible();
+  await expect(page.getByTestId("calls-chart")).toBeVisible();
+
+  // The page's code came lazily, and its data did not wait for it.
+  expect(moduleReleased).toBeGreaterThan(0);
+  expect(dataRequested).toBeGreaterThan(0);
+  expect(dataRequested).toBeLessThan(moduleReleased);
+});

@@ -10,10 +10,11 @@ use crate::org::api::dashboard_data;
 use crate::org::Dashboard;
 use crate::providers::auth::use_auth;
 
-#[component]
-pub fn DashboardPage() -> impl IntoView {
-    // Made here, not inside the guard: Suspense walks its children more than once during
-    // SSR, and a resource made in there would be made (and fetched) again on every walk.
+/// The dashboard's data, started as soon as the route matches: in the browser, while the
+/// page's own WASM module is still downloading (see `routes::DashboardRoute`), not after.
+/// Also outside the guard: Suspense walks its children more than once during SSR, and a
+/// resource made in there would be made (and fetched) again on every walk.
+pub fn load() -> (Resource<Result<Dashboard, AppError>>, Memo<Chart>) {
     let data = Resource::new(|| (), |_| dashboard_data());
     // Laid out once per dashboard value, not on each of Suspense's passes over the view.
     let chart = Memo::new(move |_| {
@@ -22,6 +23,14 @@ pub fn DashboardPage() -> impl IntoView {
             _ => Chart::new(&[]),
         })
     });
+    (data, chart)
+}
+
+#[component]
+pub fn DashboardPage(
+    data: Resource<Result<Dashboard, AppError>>,
+    chart: Memo<Chart>,
+) -> impl IntoView {
     view! {
         <Title text="Dashboard"/>
         <RequireAuth>

@@ -36,9 +36,27 @@ macro_rules! lazy_pages {
     )+};
 }
 
+/// `/dashboard`, the page every sign-in lands on: its data is requested when the route
+/// matches, so after a client-side sign-in the browser fetches the page's module and its
+/// data at once instead of one after the other.
+pub struct DashboardRoute {
+    data: Resource<Result<crate::org::Dashboard, crate::errors::AppError>>,
+    chart: Memo<crate::components::data::Chart>,
+}
+
+#[lazy_route]
+impl LazyRoute for DashboardRoute {
+    fn data() -> Self {
+        let (data, chart) = dashboard::load();
+        Self { data, chart }
+    }
+
+    fn view(this: Self) -> AnyView {
+        view! { <dashboard::DashboardPage data=this.data chart=this.chart/> }.into_any()
+    }
+}
+
 lazy_pages! {
-    /// `/dashboard`.
-    DashboardRoute => dashboard::DashboardPage;
     /// `/settings/account`.
     AccountSettingsRoute => settings::AccountSettingsPage;
     /// `/settings/sessions`.
