@@ -10,12 +10,17 @@ use crate::org::api::dashboard_data;
 use crate::org::Dashboard;
 use crate::providers::auth::use_auth;
 
-/// The dashboard's data, started as soon as the route matches: in the browser, while the
+/// The dashboard's data, requested as soon as the route matches: in the browser, while the
 /// page's own WASM module is still downloading (see `routes::DashboardRoute`), not after.
 /// Also outside the guard: Suspense walks its children more than once during SSR, and a
-/// resource made in there would be made (and fetched) again on every walk.
-pub fn load() -> (Resource<Result<Dashboard, AppError>>, Memo<Chart>) {
-    let data = Resource::new(|| (), |_| dashboard_data());
+/// resource made in there would be made (and fetched) again on every walk. Only the
+/// resource: what `routes::DashboardRoute::data` reaches is in the main WASM module.
+pub fn load() -> Resource<Result<Dashboard, AppError>> {
+    Resource::new(|| (), |_| dashboard_data())
+}
+
+#[component]
+pub fn DashboardPage(data: Resource<Result<Dashboard, AppError>>) -> impl IntoView {
     // Laid out once per dashboard value, not on each of Suspense's passes over the view.
     let chart = Memo::new(move |_| {
         data.with(|d| match d {
@@ -23,14 +28,6 @@ pub fn load() -> (Resource<Result<Dashboard, AppError>>, Memo<Chart>) {
             _ => Chart::new(&[]),
         })
     });
-    (data, chart)
-}
-
-#[component]
-pub fn DashboardPage(
-    data: Resource<Result<Dashboard, AppError>>,
-    chart: Memo<Chart>,
-) -> impl IntoView {
     view! {
         <Title text="Dashboard"/>
         <RequireAuth>

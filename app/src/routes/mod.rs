@@ -41,18 +41,18 @@ macro_rules! lazy_pages {
 /// data at once instead of one after the other.
 pub struct DashboardRoute {
     data: Resource<Result<crate::org::Dashboard, crate::errors::AppError>>,
-    chart: Memo<crate::components::data::Chart>,
 }
 
 #[lazy_route]
 impl LazyRoute for DashboardRoute {
     fn data() -> Self {
-        let (data, chart) = dashboard::load();
-        Self { data, chart }
+        Self {
+            data: dashboard::load(),
+        }
     }
 
     fn view(this: Self) -> AnyView {
-        view! { <dashboard::DashboardPage data=this.data chart=this.chart/> }.into_any()
+        view! { <dashboard::DashboardPage data=this.data/> }.into_any()
     }
 }
 
