@@ -21,9 +21,10 @@ help:
 	@echo "make build-release   release build into target/release and target/site"
 	@echo "make bench  the benchmark suite (release build, 10k and 1M calls, wrk)"
 
-# --split everywhere: the signed-in pages are lazy routes, compiled into WASM modules of
-# their own that the browser fetches when it first shows them (the app hydrates with
-# `hydrate_lazy`, so every build must be split the same way).
+# --split everywhere: every page but the landing page and sign-in is a lazy route,
+# compiled into a WASM module of its own that the browser fetches when it first shows
+# that page (the app hydrates with `hydrate_lazy`, so every build must be split the same
+# way).
 run: setup
 	cargo leptos serve --split
 

@@ -95,8 +95,9 @@ log "== the bounded load test, long (60 s): zero 5xx, bounded memory"
 LOAD_LINE=$(SWITCHBOARD_LOAD_SECONDS=60 cargo test -q -p server --test it load -- --nocapture 2>&1 | grep '^load:' || echo "load: FAILED")
 
 log "== bundle"
-# Built with --split: switchboard.wasm is the main module every page needs; the signed-in
-# pages' code is in further modules the browser fetches the first time it shows them.
+# Built with --split: switchboard.wasm is the main module every page needs; the code of
+# every page but the landing page and sign-in is in further modules the browser fetches
+# the first time it shows that page.
 gz() { gzip -9 -c "$1" | wc -c; }
 wasm_raw=$(stat -c %s target/site/pkg/switchboard.wasm)
 wasm_gz=$(gz target/site/pkg/switchboard.wasm)
