@@ -127,10 +127,11 @@ pub async fn sign_in(
     let client = client_info();
     let result: Result<(), AppError> = async {
         let normalized = normalize_email(&email).unwrap_or_default();
-        let per_ip = Limit::new(format!("signin:ip:{}", client.ip), 50, FIFTEEN_MINUTES);
-        let per_account = Limit::new(format!("signin:acct:{normalized}"), 10, FIFTEEN_MINUTES);
-        throttle_check(&state.pool, &per_ip).await?;
-        throttle_check(&state.pool, &per_account).await?;
+        let limits = [
+            Limit::new(format!("signin:ip:{}", client.ip), 50, FIFTEEN_MINUTES),
+            Limit::new(format!("signin:acct:{normalized}"), 10, FIFTEEN_MINUTES),
+        ];
+        throttle_check_all(&state.pool, &limits).await?;
 
         let row: Option<(Uuid, Option<String>, bool)> = if normalized.is_empty() {
             None
@@ -148,8 +149,9 @@ pub async fn sign_in(
         let (user_id, confirmed, rehash) = match (row, verified) {
             (Some((id, _, confirmed)), Verification::Valid { rehash }) => (id, confirmed, rehash),
             _ => {
-                throttle_hit(&state.pool, &per_ip).await?;
-                throttle_hit(&state.pool, &per_account).await?;
+                for limit in &limits {
+                    throttle_hit(&state.pool, limit).await?;
+                }
                 return Err(AppError::BadRequest(
                     "Incorrect email or password.".to_owned(),
                 ));

@@ -351,18 +351,29 @@ fn too_many(retry_after: f64) -> AppError {
 
 /// Refuses when the window is already full, without counting this attempt.
 pub async fn throttle_check(pool: &PgPool, limit: &Limit) -> Result<(), AppError> {
-    let row: Option<(i32, f64)> = sqlx::query_as(
-        "select hits, extract(epoch from (window_start + make_interval(secs => $2) - now()))::float8
-         from app_private.rate_limits
-         where key = $1 and window_start > now() - make_interval(secs => $2)",
+    throttle_check_all(pool, std::slice::from_ref(limit)).await
+}
+
+/// [`throttle_check`] for several limits in one statement (one round trip): refuses when
+/// any of their windows is full, with the longest wait among them.
+pub async fn throttle_check_all(pool: &PgPool, limits: &[Limit]) -> Result<(), AppError> {
+    let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
+    let maxes: Vec<i32> = limits.iter().map(|l| l.max).collect();
+    let windows: Vec<f64> = limits.iter().map(|l| l.window.as_secs_f64()).collect();
+    let retry_after: Option<f64> = sqlx::query_scalar(
+        "select max(extract(epoch from (r.window_start + make_interval(secs => l.secs) - now())))::float8
+         from unnest($1::text[], $2::int4[], $3::float8[]) as l(key, max, secs)
+         join app_private.rate_limits r on r.key = l.key
+         where r.window_start > now() - make_interval(secs => l.secs) and r.hits >= l.max",
     )
-    .bind(&limit.key)
-    .bind(limit.window.as_secs_f64())
-    .fetch_optional(pool)
+    .bind(&keys)
+    .bind(&maxes)
+    .bind(&windows)
+    .fetch_one(pool)
     .await?;
-    match row {
-        Some((hits, retry_after)) if hits >= limit.max => Err(too_many(retry_after)),
-        _ => Ok(()),
+    match retry_after {
+        Some(retry_after) => Err(too_many(retry_after)),
+        None => Ok(()),
     }
 }
 
@@ -515,8 +526,12 @@ pub async fn establish(
     }
     session.cycle_id().await.map_err(session_err)?;
     let lifetime = settings.absolute_lifetime.as_secs_f64();
+    // The session's row and the user's last sign-in, in one statement.
     let sid: Uuid = sqlx::query_scalar(
-        "insert into app_private.user_sessions (user_id, expires_at, ip, user_agent)
+        "with signed_in as (
+           update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1
+         )
+         insert into app_private.user_sessions (user_id, expires_at, ip, user_agent)
          values ($1, now() + make_interval(secs => $2), $3, $4) returning id",
     )
     .bind(user_id)
@@ -525,10 +540,6 @@ pub async fn establish(
     .bind(client.user_agent.chars().take(512).collect::<String>())
     .fetch_one(pool)
     .await?;
-    sqlx::query("update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1")
-        .bind(user_id)
-        .execute(pool)
-        .await?;
     session
         .insert(AUTH_KEY, AuthRecord { sid, uid: user_id })
         .await

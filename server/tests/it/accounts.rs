@@ -128,6 +128,17 @@ async fn sign_up_confirm_sign_in_session_and_sign_out() {
     assert!(session["expires"]
         .as_str()
         .is_some_and(|s| s.ends_with('Z')));
+    // Signing in records when (in the same statement as the session's row).
+    let (signed_in, sessions): (bool, i64) = sqlx::query_as(
+        "select u.last_sign_in_at > now() - interval '1 minute',
+                (select count(*) from app_private.user_sessions s where s.user_id = u.id)
+         from auth.users u where u.email = 'ada@example.com'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the user");
+    assert!(signed_in);
+    assert_eq!(sessions, 1);
 
     let dashboard = client
         .get(app.url("/dashboard"))
