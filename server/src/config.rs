@@ -46,6 +46,9 @@ pub enum Command {
     Argon2Bench {
         #[arg(long, default_value_t = 20)]
         iterations: u32,
+        /// Print every verify's milliseconds, one per line, instead of the median.
+        #[arg(long)]
+        each: bool,
     },
     /// Benchmark helper: the dashboard's queries under RLS vs as the table owner.
     #[command(hide = true)]

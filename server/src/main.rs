@@ -24,10 +24,16 @@ async fn main() -> ExitCode {
             };
             switchboard::run_seed(cli.config, options).await
         }
-        Command::Argon2Bench { iterations } => {
-            match switchboard::benchcmd::argon2_p50(iterations).await {
-                Ok(ms) => {
-                    println!("{ms:.2}");
+        Command::Argon2Bench { iterations, each } => {
+            match switchboard::benchcmd::argon2_samples(iterations).await {
+                Ok(samples) if each => {
+                    for ms in samples {
+                        println!("{ms:.3}");
+                    }
+                    Ok(())
+                }
+                Ok(samples) => {
+                    println!("{:.2}", switchboard::benchcmd::p50(samples));
                     Ok(())
                 }
                 Err(e) => Err(switchboard::StartError::Config(e.to_string())),
