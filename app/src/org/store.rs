@@ -482,39 +482,61 @@ impl OrgStore {
         })
     }
 
+    /// One statement per combination of filters present, each only with its own
+    /// conditions. A single statement with `$n is null or …` for every filter had to be
+    /// planned again on every call (its generic plan reads every call of the
+    /// organization), and at 1M calls planning took 0.65 ms against 0.13 ms to run it
+    /// (0.14 ms at 10k calls: the calls page's growth; see the README, "Measured"). These
+    /// statements get a generic plan, kept per connection, that reads only the page.
     async fn pg_list_calls(
         &self,
         org: Uuid,
         filter: &ValidFilter,
         after: Option<(DateTime<Utc>, Uuid)>,
     ) -> Result<Vec<CallRecord>, AppError> {
-        let mut tx = self.tx().await?;
-        let records: Vec<CallRecord> = sqlx::query_as(&format!(
+        let mut query = sqlx::QueryBuilder::new(format!(
             "select {CALL_COLUMNS} from public.calls c left join public.agents a on a.id = c.agent_id
-             where c.organization_id = $1
-               and ($2::timestamptz is null or (c.started_at, c.id) < ($2, $3))
-               and ($4::uuid is null or c.agent_id = $4)
-               and ($5::text is null or c.status = $5)
-               and ($6::text is null or c.direction = $6)
-               and ($7::date is null or c.started_at >= ($7::date)::timestamp at time zone 'utc')
-               and ($8::date is null or c.started_at < ($8::date + 1)::timestamp at time zone 'utc')
-               and ($9::text is null or to_tsvector('english', c.summary) @@ websearch_to_tsquery('english', $9))
-             order by c.started_at desc, c.id desc
-             limit $10"
-        ))
-        .bind(org)
-        .bind(after.map(|(at, _)| at))
-        .bind(after.map(|(_, id)| id))
-        .bind(filter.agent)
-        .bind(&filter.status)
-        .bind(&filter.direction)
-        .bind(filter.from)
-        .bind(filter.to)
-        .bind(&filter.q)
-        .bind(CALLS_PAGE_SIZE + 1)
-        .fetch_all(tx.conn())
-        .await
-        .map_err(refused)?;
+             where c.organization_id = "
+        ));
+        query.push_bind(org);
+        if let Some((at, id)) = after {
+            query.push(" and (c.started_at, c.id) < (");
+            query.push_bind(at).push(", ").push_bind(id).push(")");
+        }
+        if let Some(agent) = filter.agent {
+            query.push(" and c.agent_id = ").push_bind(agent);
+        }
+        if let Some(status) = &filter.status {
+            query.push(" and c.status = ").push_bind(status);
+        }
+        if let Some(direction) = &filter.direction {
+            query.push(" and c.direction = ").push_bind(direction);
+        }
+        if let Some(from) = filter.from {
+            query.push(" and c.started_at >= (");
+            query
+                .push_bind(from)
+                .push("::date)::timestamp at time zone 'utc'");
+        }
+        if let Some(to) = filter.to {
+            query.push(" and c.started_at < (");
+            query
+                .push_bind(to)
+                .push("::date + 1)::timestamp at time zone 'utc'");
+        }
+        if let Some(q) = &filter.q {
+            query
+                .push(" and to_tsvector('english', c.summary) @@ websearch_to_tsquery('english', ");
+            query.push_bind(q).push(")");
+        }
+        query.push(" order by c.started_at desc, c.id desc limit ");
+        query.push_bind(CALLS_PAGE_SIZE + 1);
+        let mut tx = self.tx().await?;
+        let records: Vec<CallRecord> = query
+            .build_query_as()
+            .fetch_all(tx.conn())
+            .await
+            .map_err(refused)?;
         tx.commit().await?;
         Ok(records)
     }

@@ -527,6 +527,22 @@ async fn calls_page_with_keyset_cursors_and_filters() {
         .expect("calls")
         .iter()
         .all(|c| c["direction"] == "outbound"));
+    let agent_a = t.agent_a.to_string();
+    let by_agent = json(
+        app.call(&t.a, "/api/org/calls", &[("filter[agent]", &agent_a)])
+            .await,
+    )
+    .await;
+    let by_agent = by_agent["calls"].as_array().expect("calls").clone();
+    assert_eq!(by_agent.len(), 25);
+    assert!(by_agent.iter().all(|c| c["agent_id"] == agent_a.as_str()));
+    let nobody = uuid::Uuid::new_v4().to_string();
+    let none = json(
+        app.call(&t.a, "/api/org/calls", &[("filter[agent]", &nobody)])
+            .await,
+    )
+    .await;
+    assert_eq!(none["calls"].as_array().map(Vec::len), Some(0));
     let today = chrono::Utc::now().date_naive().to_string();
     let recent = json(
         app.call(
