@@ -6,6 +6,7 @@ pub mod components;
 pub mod errors;
 pub mod org;
 pub mod providers;
+pub mod resource;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod state;

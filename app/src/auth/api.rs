@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::{SessionSummary, SessionUser};
+use crate::components::forms::{Fields, FromFields};
 use crate::errors::AppError;
 
 /// The signed-in user, or `None`: the session as the browser's auth context sees it.
@@ -149,9 +150,7 @@ pub async fn sign_in(
         let (user_id, confirmed, rehash) = match (row, verified) {
             (Some((id, _, confirmed)), Verification::Valid { rehash }) => (id, confirmed, rehash),
             _ => {
-                for limit in &limits {
-                    throttle_hit(&state.pool, limit).await?;
-                }
+                throttle_hit_all(&state.pool, &limits).await?;
                 return Err(AppError::BadRequest(
                     "Incorrect email or password.".to_owned(),
                 ));
@@ -439,4 +438,89 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
         .map_err(fail)?;
     leptos_axum::redirect("/settings/sessions");
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The forms' fields (see `components::forms::FromFields`): the same names the server
+// decodes from a form posted without JavaScript.
+
+impl FromFields for SignUp {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            email: f.text("email")?,
+            password: f.text("password")?,
+            full_name: f.text("full_name")?,
+            organization: f.text("organization")?,
+        })
+    }
+}
+
+impl FromFields for SignIn {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            email: f.text("email")?,
+            password: f.text("password")?,
+            next: f.optional("next"),
+        })
+    }
+}
+
+impl FromFields for SignOut {
+    fn from_fields(_: &Fields) -> Result<Self, String> {
+        Ok(Self {})
+    }
+}
+
+impl FromFields for ConfirmEmail {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            token: f.text("token")?,
+        })
+    }
+}
+
+impl FromFields for ResendConfirmation {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            email: f.text("email")?,
+        })
+    }
+}
+
+impl FromFields for RequestPasswordReset {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            email: f.text("email")?,
+        })
+    }
+}
+
+impl FromFields for ResetPassword {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            token: f.text("token")?,
+            password: f.text("password")?,
+        })
+    }
+}
+
+impl FromFields for ChangePassword {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            current_password: f.text("current_password")?,
+            password: f.text("password")?,
+        })
+    }
+}
+
+impl FromFields for RevokeSession {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self { id: f.uuid("id")? })
+    }
+}
+
+impl FromFields for RevokeOtherSessions {
+    fn from_fields(_: &Fields) -> Result<Self, String> {
+        Ok(Self {})
+    }
 }

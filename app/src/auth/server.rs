@@ -379,23 +379,43 @@ pub async fn throttle_check_all(pool: &PgPool, limits: &[Limit]) -> Result<(), A
 
 /// Counts one attempt; refuses when it is over the limit.
 pub async fn throttle_hit(pool: &PgPool, limit: &Limit) -> Result<(), AppError> {
-    let (hits, retry_after): (i32, f64) = sqlx::query_as(
-        "insert into app_private.rate_limits as r (key, window_start, hits) values ($1, now(), 1)
-         on conflict (key) do update set
-           window_start = case when r.window_start <= now() - make_interval(secs => $2)
-                               then now() else r.window_start end,
-           hits = case when r.window_start <= now() - make_interval(secs => $2)
-                       then 1 else r.hits + 1 end
-         returning hits, extract(epoch from (window_start + make_interval(secs => $2) - now()))::float8",
+    throttle_hit_all(pool, std::slice::from_ref(limit)).await
+}
+
+/// [`throttle_hit`] for several limits in one statement (one round trip): counts the
+/// attempt against each, and refuses when any is over its limit, with the longest wait
+/// among them. Rows are written in key order, so two of these statements for the same
+/// keys lock them in the same order and cannot deadlock.
+pub async fn throttle_hit_all(pool: &PgPool, limits: &[Limit]) -> Result<(), AppError> {
+    let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
+    let maxes: Vec<i32> = limits.iter().map(|l| l.max).collect();
+    let windows: Vec<f64> = limits.iter().map(|l| l.window.as_secs_f64()).collect();
+    let retry_after: Option<f64> = sqlx::query_scalar(
+        "with l(key, max, secs) as (select * from unnest($1::text[], $2::int4[], $3::float8[])),
+         hit as (
+           insert into app_private.rate_limits as r (key, window_start, hits)
+           select key, now(), 1 from l order by key
+           on conflict (key) do update set
+             window_start = case when r.window_start <= now() - make_interval(secs =>
+                                    (select secs from l where l.key = r.key))
+                                 then now() else r.window_start end,
+             hits = case when r.window_start <= now() - make_interval(secs =>
+                            (select secs from l where l.key = r.key))
+                         then 1 else r.hits + 1 end
+           returning r.key, r.hits, r.window_start)
+         select max(extract(epoch from (h.window_start + make_interval(secs => l.secs) - now())))::float8
+         from hit h join l on l.key = h.key
+         where h.hits > l.max",
     )
-    .bind(&limit.key)
-    .bind(limit.window.as_secs_f64())
+    .bind(&keys)
+    .bind(&maxes)
+    .bind(&windows)
     .fetch_one(pool)
     .await?;
-    if hits > limit.max {
-        return Err(too_many(retry_after));
+    match retry_after {
+        Some(retry_after) => Err(too_many(retry_after)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 pub const FIFTEEN_MINUTES: Duration = Duration::from_secs(15 * 60);

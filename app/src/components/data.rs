@@ -42,8 +42,13 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
 
 #[component]
 pub fn StatusBadge(status: String) -> impl IntoView {
-    let class = format!("badge badge-{status}");
+    let class = badge_class(&status);
     view! { <span class=class>{status}</span> }
+}
+
+/// The classes of a status's badge, shared by [`StatusBadge`] and [`calls_markup`].
+pub fn badge_class(status: &str) -> String {
+    format!("badge badge-{status}")
 }
 
 pub fn duration_text(seconds: i32) -> String {
@@ -85,11 +90,12 @@ pub fn calls_markup(calls: &[CallRow]) -> String {
     let mut out = String::with_capacity(calls.iter().map(|c| 320 + c.summary.len()).sum());
     for call in calls {
         let status = escape_html(&call.status);
+        let badge = escape_html(&badge_class(&call.status));
         // Writing to a String cannot fail.
         let _ = write!(
             out,
             "<tr data-testid=\"call-row\"><td><a href=\"/calls/{}\">{}</a></td><td>{}</td><td>{}</td>\
-             <td>{}</td><td><span class=\"badge badge-{status}\">{status}</span></td><td>{}</td>\
+             <td>{}</td><td><span class=\"{badge}\">{status}</span></td><td>{}</td>\
              <td class=\"summary\">{}</td></tr>",
             call.id,
             escape_html(&call.started_at),

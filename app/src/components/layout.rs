@@ -5,12 +5,13 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 use crate::auth::SessionUser;
-use crate::errors::AppError;
+use crate::components::forms::ServerForm;
 use crate::org::api::{my_organizations, SwitchOrganization};
 use crate::org::OrgChoice;
 use crate::providers::auth::use_auth;
+use crate::resource::{data, Data};
 
-type Organizations = Resource<Result<Vec<OrgChoice>, AppError>>;
+type Organizations = Data<Vec<OrgChoice>>;
 
 #[component]
 pub fn Header() -> impl IntoView {
@@ -18,7 +19,7 @@ pub fn Header() -> impl IntoView {
     let switch = ServerAction::<SwitchOrganization>::new();
     // Made here, not in the signed-in branch below: SSR walks a Suspense's children more
     // than once, and a resource made in there is made (and awaited) again on every walk.
-    let orgs: Organizations = Resource::new(
+    let orgs: Organizations = data(
         move || {
             let several = auth.signed_in().is_some_and(|u| u.organizations > 1);
             (switch.version().get(), several)
@@ -77,9 +78,9 @@ fn SignedInNav(
                     view! { <span class="muted" data-testid="header-organization">{user.organization_name.clone().unwrap_or_default()}</span> }.into_any()
                 }}
             </span>
-            <ActionForm action=auth.sign_out attr:class="inline-form">
+            <ServerForm action=auth.sign_out attr:class="inline-form">
                 <button type="submit" class="button">"Sign out"</button>
-            </ActionForm>
+            </ServerForm>
         </div>
     }
 }
@@ -109,7 +110,7 @@ pub fn is_at_or_below(path: &str, section: &str) -> bool {
 #[component]
 fn OrgSwitcher(orgs: Organizations, switch: ServerAction<SwitchOrganization>) -> impl IntoView {
     view! {
-        <ActionForm action=switch attr:class="inline-form org-switcher">
+        <ServerForm action=switch attr:class="inline-form org-switcher">
             <label for="org-switch" class="visually-hidden">"Organization"</label>
             <select id="org-switch" name="id" data-testid="header-organization">
                 <Suspense fallback=|| ()>
@@ -119,7 +120,7 @@ fn OrgSwitcher(orgs: Organizations, switch: ServerAction<SwitchOrganization>) ->
                 </Suspense>
             </select>
             <button type="submit" class="button">"Switch"</button>
-        </ActionForm>
+        </ServerForm>
     }
 }
 

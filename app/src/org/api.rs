@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 use super::{Agent, CallDetail, CallFilter, CallPage, Dashboard, Member, OrgChoice};
+use crate::components::forms::{Fields, FromFields};
 use crate::errors::AppError;
 
 pub const VOICES: &[&str] = &["alloy", "aria", "echo", "nova", "sage", "verse"];
@@ -255,4 +256,67 @@ pub async fn switch_organization(id: Uuid) -> Result<(), AppError> {
         .map_err(fail)?;
     leptos_axum::redirect("/dashboard");
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The forms' fields (see `components::forms::FromFields`): the same names the server
+// decodes from a form posted without JavaScript.
+
+impl FromFields for CreateAgent {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            name: f.text("name")?,
+            greeting: f.text("greeting")?,
+            instructions: f.text("instructions")?,
+            voice: f.text("voice")?,
+            language: f.text("language")?,
+            phone_number: f.text("phone_number")?,
+        })
+    }
+}
+
+impl FromFields for UpdateAgent {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            id: f.uuid("id")?,
+            name: f.text("name")?,
+            greeting: f.text("greeting")?,
+            instructions: f.text("instructions")?,
+            voice: f.text("voice")?,
+            language: f.text("language")?,
+            phone_number: f.text("phone_number")?,
+        })
+    }
+}
+
+impl FromFields for SetAgentStatus {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            id: f.uuid("id")?,
+            status: f.text("status")?,
+        })
+    }
+}
+
+impl FromFields for DeleteAgent {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            id: f.uuid("id")?,
+            confirm: f.optional("confirm"),
+        })
+    }
+}
+
+impl FromFields for RenameOrganization {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self {
+            name: f.text("name")?,
+        })
+    }
+}
+
+impl FromFields for SwitchOrganization {
+    fn from_fields(f: &Fields) -> Result<Self, String> {
+        Ok(Self { id: f.uuid("id")? })
+    }
 }

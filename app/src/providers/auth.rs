@@ -5,11 +5,11 @@ use leptos::prelude::*;
 
 use crate::auth::api::{current_user, SignIn, SignOut, SignUp};
 use crate::auth::SessionUser;
-use crate::errors::AppError;
+use crate::resource::{data, Data};
 
 #[derive(Clone, Copy)]
 pub struct Auth {
-    pub user: Resource<Result<Option<SessionUser>, AppError>>,
+    pub user: Data<Option<SessionUser>>,
     pub sign_in: ServerAction<SignIn>,
     pub sign_up: ServerAction<SignUp>,
     pub sign_out: ServerAction<SignOut>,
@@ -27,7 +27,7 @@ pub fn provide_auth() -> Auth {
     let sign_in = ServerAction::<SignIn>::new();
     let sign_up = ServerAction::<SignUp>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let user = Resource::new(
+    let user = data(
         move || {
             (
                 sign_in.version().get(),

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
 use crate::components::data::{ErrorView, StatusBadge};
-use crate::components::forms::{error_of, FormError, Notice, SubmitButton};
+use crate::components::forms::{error_of, FormError, Notice, ServerForm, SubmitButton};
 use crate::components::guard::RequireAuth;
 use crate::errors::AppError;
 use crate::org::api::{
@@ -17,6 +17,7 @@ use crate::org::api::{
 };
 use crate::org::{role_at_least, Agent};
 use crate::providers::auth::use_auth;
+use crate::resource::data;
 
 fn can(min: &'static str) -> impl Fn() -> bool + Copy + Send + Sync + 'static {
     let auth = use_auth();
@@ -31,7 +32,7 @@ pub fn AgentsPage() -> impl IntoView {
         (query.read().get("notice").as_deref() == Some("deleted"))
             .then_some("The agent was deleted.")
     });
-    let agents = Resource::new(move || q.get(), |q| list_agents(Some(q)));
+    let agents = data(move || q.get(), |q| list_agents(Some(q)));
     let can_create = can("member");
     view! {
         <Title text="Agents"/>
@@ -130,11 +131,11 @@ pub fn NewAgentPage() -> impl IntoView {
             <section class="auth-card" aria-labelledby="new-agent-title">
                 <h1 id="new-agent-title">"New agent"</h1>
                 <Show when=allowed fallback=|| view! { <ErrorView error=AppError::Forbidden/> }>
-                    <ActionForm action=action>
+                    <ServerForm action=action>
                         <AgentFields/>
                         <FormError error=error_of(action)/>
                         <SubmitButton pending=action.pending() label="Create agent" busy="Creating…"/>
-                    </ActionForm>
+                    </ServerForm>
                 </Show>
             </section>
         </RequireAuth>
@@ -154,7 +155,7 @@ pub fn AgentPage() -> impl IntoView {
     let update = ServerAction::<UpdateAgent>::new();
     let status = ServerAction::<SetAgentStatus>::new();
     let delete = ServerAction::<DeleteAgent>::new();
-    let agent = Resource::new(
+    let agent = data(
         move || (id.get(), update.version().get(), status.version().get()),
         |(id, _, _)| async move {
             match id {
@@ -196,29 +197,29 @@ pub fn AgentPage() -> impl IntoView {
                                     <dt>"Updated"</dt><dd>{a.updated_at.clone()}</dd>
                                 </dl>
                                 {can_edit().then(move || view! {
-                                    <ActionForm action=status attr:class="inline-form">
+                                    <ServerForm action=status attr:class="inline-form">
                                         <input type="hidden" name="id" value=status_id/>
                                         <input type="hidden" name="status" value=next_status/>
                                         <SubmitButton pending=status.pending() label=toggle_label busy="Saving…"/>
-                                    </ActionForm>
+                                    </ServerForm>
                                     <FormError error=error_of(status)/>
                                     <h2>"Edit agent"</h2>
-                                    <ActionForm action=update attr:class="card-form">
+                                    <ServerForm action=update attr:class="card-form">
                                         <input type="hidden" name="id" value=edit_id/>
                                         <AgentFields agent=edited/>
                                         <FormError error=error_of(update)/>
                                         <SubmitButton pending=update.pending() label="Save changes" busy="Saving…"/>
-                                    </ActionForm>
+                                    </ServerForm>
                                 })}
                                 {can_delete().then(move || view! {
                                     <details class="danger-zone">
                                         <summary>"Delete this agent"</summary>
-                                        <ActionForm action=delete>
+                                        <ServerForm action=delete>
                                             <input type="hidden" name="id" value=delete_id/>
                                             <label class="checkbox"><input type="checkbox" name="confirm" value="yes" required/>" I understand this cannot be undone"</label>
                                             <FormError error=error_of(delete)/>
                                             <SubmitButton pending=delete.pending() label="Delete agent" busy="Deleting…" danger=true/>
-                                        </ActionForm>
+                                        </ServerForm>
                                     </details>
                                 })}
                                 <p><a href="/agents">"All agents"</a></p>

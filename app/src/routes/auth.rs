@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::auth::api::{ConfirmEmail, RequestPasswordReset, ResendConfirmation, ResetPassword};
-use crate::components::forms::{error_of, FormError, Notice, SubmitButton};
+use crate::components::forms::{error_of, FormError, Notice, ServerForm, SubmitButton};
 use crate::errors::AppError;
 use crate::providers::auth::use_auth;
 
@@ -37,7 +37,7 @@ pub fn SignUpPage() -> impl IntoView {
         <section class="auth-card" aria-labelledby="signup-title">
             <h1 id="signup-title">"Create your organization"</h1>
             <p class="muted">"One account for you, one workspace for your team's agents and calls."</p>
-            <ActionForm action=action>
+            <ServerForm action=action>
                 <label for="full_name">"Your name"</label>
                 <input id="full_name" name="full_name" type="text" autocomplete="name" maxlength="100"/>
                 <label for="organization">"Organization name"</label>
@@ -49,7 +49,7 @@ pub fn SignUpPage() -> impl IntoView {
                 <p id="password-help" class="help">"At least 12 characters. Long phrases are good; common passwords are refused."</p>
                 <FormError error=error_of(action)/>
                 <SubmitButton pending=action.pending() label="Create account" busy="Creating account…"/>
-            </ActionForm>
+            </ServerForm>
             <p class="muted">"Already have an account? " <a href="/auth/signin">"Sign in"</a></p>
         </section>
     }
@@ -69,7 +69,7 @@ pub fn SignInPage() -> impl IntoView {
         <section class="auth-card" aria-labelledby="signin-title">
             <h1 id="signin-title">"Sign in"</h1>
             <Notice text=notice/>
-            <ActionForm action=action>
+            <ServerForm action=action>
                 <input type="hidden" name="next" value=next/>
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="email" required maxlength="254"/>
@@ -77,7 +77,7 @@ pub fn SignInPage() -> impl IntoView {
                 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="128"/>
                 <FormError error=error/>
                 <SubmitButton pending=action.pending() label="Sign in" busy="Signing in…"/>
-            </ActionForm>
+            </ServerForm>
             <Show when=unconfirmed>
                 <ResendForm/>
             </Show>
@@ -94,12 +94,12 @@ pub fn SignInPage() -> impl IntoView {
 fn ResendForm() -> impl IntoView {
     let action = ServerAction::<ResendConfirmation>::new();
     view! {
-        <ActionForm action=action attr:class="secondary-form" attr:aria-label="Resend the confirmation email">
+        <ServerForm action=action attr:class="secondary-form" attr:aria-label="Resend the confirmation email">
             <label for="resend-email">"Email to confirm"</label>
             <input id="resend-email" name="email" type="email" autocomplete="email" required/>
             <FormError error=error_of(action)/>
             <SubmitButton pending=action.pending() label="Send the link again" busy="Sending…"/>
-        </ActionForm>
+        </ServerForm>
     }
 }
 
@@ -112,11 +112,11 @@ pub fn ConfirmPage() -> impl IntoView {
         <section class="auth-card" aria-labelledby="confirm-title">
             <h1 id="confirm-title">"Confirm your email address"</h1>
             <p>"One click and your account is ready."</p>
-            <ActionForm action=action>
+            <ServerForm action=action>
                 <input type="hidden" name="token" value=token/>
                 <FormError error=error_of(action)/>
                 <SubmitButton pending=action.pending() label="Confirm email address" busy="Confirming…"/>
-            </ActionForm>
+            </ServerForm>
         </section>
     }
 }
@@ -129,12 +129,12 @@ pub fn ForgotPage() -> impl IntoView {
         <section class="auth-card" aria-labelledby="forgot-title">
             <h1 id="forgot-title">"Reset your password"</h1>
             <p>"We will email you a link to choose a new password."</p>
-            <ActionForm action=action>
+            <ServerForm action=action>
                 <label for="email">"Email"</label>
                 <input id="email" name="email" type="email" autocomplete="email" required maxlength="254"/>
                 <FormError error=error_of(action)/>
                 <SubmitButton pending=action.pending() label="Send reset link" busy="Sending…"/>
-            </ActionForm>
+            </ServerForm>
             <p class="muted"><a href="/auth/signin">"Back to sign in"</a></p>
         </section>
     }
@@ -148,13 +148,13 @@ pub fn ResetPage() -> impl IntoView {
         <Title text="Choose a new password"/>
         <section class="auth-card" aria-labelledby="reset-title">
             <h1 id="reset-title">"Choose a new password"</h1>
-            <ActionForm action=action>
+            <ServerForm action=action>
                 <input type="hidden" name="token" value=token/>
                 <label for="password">"New password"</label>
                 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="128"/>
                 <FormError error=error_of(action)/>
                 <SubmitButton pending=action.pending() label="Set new password" busy="Saving…"/>
-            </ActionForm>
+            </ServerForm>
         </section>
     }
 }
@@ -167,9 +167,9 @@ pub fn SignOutPage() -> impl IntoView {
         <Title text="Sign out"/>
         <section class="auth-card" aria-labelledby="signout-title">
             <h1 id="signout-title">"Sign out?"</h1>
-            <ActionForm action=auth.sign_out>
+            <ServerForm action=auth.sign_out>
                 <SubmitButton pending=auth.sign_out.pending() label="Sign out" busy="Signing out…"/>
-            </ActionForm>
+            </ServerForm>
         </section>
     }
 }

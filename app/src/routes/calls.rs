@@ -12,6 +12,7 @@ use crate::components::guard::RequireAuth;
 use crate::errors::AppError;
 use crate::org::api::{get_call, list_agents, list_calls};
 use crate::org::CallFilter;
+use crate::resource::data;
 
 #[component]
 pub fn CallsPage() -> impl IntoView {
@@ -26,11 +27,11 @@ pub fn CallsPage() -> impl IntoView {
         q: param("q"),
     });
     let cursor = Memo::new(move |_| param("cursor"));
-    let calls = Resource::new(
+    let calls = data(
         move || (filter.get(), cursor.get()),
         |(f, c)| list_calls(f, c),
     );
-    let agents = Resource::new(|| (), |_| list_agents(None));
+    let agents = data(|| (), |_| list_agents(None));
     let selected =
         move |name: &'static str, value: &'static str| param(name).as_deref() == Some(value);
     let next_href = move |next: String| {
@@ -129,7 +130,7 @@ pub fn CallPage() -> impl IntoView {
             .get("id")
             .and_then(|id| Uuid::parse_str(&id).ok())
     });
-    let call = Resource::new(
+    let call = data(
         move || id.get(),
         |id| async move {
             match id {

@@ -5,22 +5,22 @@ use leptos_meta::Title;
 
 use crate::components::data::{duration_text, CallsChart, CallsTable, Chart, ErrorView};
 use crate::components::guard::RequireAuth;
-use crate::errors::AppError;
 use crate::org::api::dashboard_data;
 use crate::org::Dashboard;
 use crate::providers::auth::use_auth;
+use crate::resource::{data, Data};
 
 /// The dashboard's data, requested as soon as the route matches: in the browser, while the
 /// page's own WASM module is still downloading (see `routes::DashboardRoute`), not after.
 /// Also outside the guard: Suspense walks its children more than once during SSR, and a
 /// resource made in there would be made (and fetched) again on every walk. Only the
 /// resource: what `routes::DashboardRoute::data` reaches is in the main WASM module.
-pub fn load() -> Resource<Result<Dashboard, AppError>> {
-    Resource::new(|| (), |_| dashboard_data())
+pub fn load() -> Data<Dashboard> {
+    data(|| (), |_| dashboard_data())
 }
 
 #[component]
-pub fn DashboardPage(data: Resource<Result<Dashboard, AppError>>) -> impl IntoView {
+pub fn DashboardPage(data: Data<Dashboard>) -> impl IntoView {
     // Laid out once per dashboard value, not on each of Suspense's passes over the view.
     let chart = Memo::new(move |_| {
         data.with(|d| match d {
@@ -37,10 +37,7 @@ pub fn DashboardPage(data: Resource<Result<Dashboard, AppError>>) -> impl IntoVi
 }
 
 #[component]
-fn DashboardContent(
-    data: Resource<Result<Dashboard, AppError>>,
-    chart: Memo<Chart>,
-) -> impl IntoView {
+fn DashboardContent(data: Data<Dashboard>, chart: Memo<Chart>) -> impl IntoView {
     let auth = use_auth();
     let user = move || auth.signed_in();
     view! {

@@ -40,7 +40,7 @@ macro_rules! lazy_pages {
 /// matches, so after a client-side sign-in the browser fetches the page's module and its
 /// data at once instead of one after the other.
 pub struct DashboardRoute {
-    data: Resource<Result<crate::org::Dashboard, crate::errors::AppError>>,
+    data: crate::resource::Data<crate::org::Dashboard>,
 }
 
 #[lazy_route]

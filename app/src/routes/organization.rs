@@ -5,18 +5,19 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::data::ErrorView;
-use crate::components::forms::{error_of, FormError, Notice, SubmitButton};
+use crate::components::forms::{error_of, FormError, Notice, ServerForm, SubmitButton};
 use crate::components::guard::RequireAuth;
 use crate::org::api::{organization_members, RenameOrganization};
 use crate::org::role_at_least;
 use crate::providers::auth::use_auth;
+use crate::resource::data;
 
 #[component]
 pub fn OrganizationSettingsPage() -> impl IntoView {
     let auth = use_auth();
     let query = use_query_map();
     let rename = ServerAction::<RenameOrganization>::new();
-    let members = Resource::new(move || rename.version().get(), |_| organization_members());
+    let members = data(move || rename.version().get(), |_| organization_members());
     let notice = Signal::derive(move || {
         (query.read().get("notice").as_deref() == Some("renamed"))
             .then_some("The organization was renamed.")
@@ -35,11 +36,11 @@ pub fn OrganizationSettingsPage() -> impl IntoView {
                 <nav class="tabs" aria-label="Settings"><a href="/settings/account">"Password"</a><a href="/settings/sessions">"Sessions"</a><a href="/settings/organization" aria-current="page">"Organization"</a></nav>
                 <Notice text=notice/>
                 <Show when=is_owner fallback=move || view! { <p>"Name: " <strong>{name}</strong></p> }>
-                    <ActionForm action=rename attr:class="inline-form">
+                    <ServerForm action=rename attr:class="inline-form">
                         <label for="org-name">"Organization name"</label>
                         <input id="org-name" name="name" type="text" required maxlength="100" value=name/>
                         <SubmitButton pending=rename.pending() label="Rename" busy="Saving…"/>
-                    </ActionForm>
+                    </ServerForm>
                     <FormError error=error_of(rename)/>
                 </Show>
                 <h2>"Members"</h2>

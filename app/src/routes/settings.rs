@@ -5,8 +5,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::auth::api::{list_sessions, ChangePassword, RevokeOtherSessions, RevokeSession};
-use crate::components::forms::{error_of, FormError, Notice, SubmitButton};
+use crate::components::forms::{error_of, FormError, Notice, ServerForm, SubmitButton};
 use crate::components::guard::RequireAuth;
+use crate::resource::data;
 
 #[component]
 pub fn AccountSettingsPage() -> impl IntoView {
@@ -25,14 +26,14 @@ pub fn AccountSettingsPage() -> impl IntoView {
                 <nav class="tabs" aria-label="Settings"><a href="/settings/account" aria-current="page">"Password"</a><a href="/settings/sessions">"Sessions"</a></nav>
                 <h2>"Change password"</h2>
                 <Notice text=notice/>
-                <ActionForm action=action>
+                <ServerForm action=action>
                     <label for="current_password">"Current password"</label>
                     <input id="current_password" name="current_password" type="password" autocomplete="current-password" required maxlength="128"/>
                     <label for="password">"New password"</label>
                     <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" maxlength="128"/>
                     <FormError error=error_of(action)/>
                     <SubmitButton pending=action.pending() label="Change password" busy="Saving…"/>
-                </ActionForm>
+                </ServerForm>
             </section>
         </RequireAuth>
     }
@@ -42,7 +43,7 @@ pub fn AccountSettingsPage() -> impl IntoView {
 pub fn SessionsPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSession>::new();
     let revoke_others = ServerAction::<RevokeOtherSessions>::new();
-    let sessions = Resource::new(
+    let sessions = data(
         move || (revoke.version().get(), revoke_others.version().get()),
         |_| list_sessions(),
     );
@@ -67,10 +68,10 @@ pub fn SessionsPage() -> impl IntoView {
                                             <td>{s.last_seen_at.clone()}</td>
                                             <td>
                                                 {(!s.current).then(|| view! {
-                                                    <ActionForm action=revoke>
+                                                    <ServerForm action=revoke>
                                                         <input type="hidden" name="id" value=s.id.to_string()/>
                                                         <button type="submit" class="button">"Revoke"</button>
-                                                    </ActionForm>
+                                                    </ServerForm>
                                                 })}
                                             </td>
                                         </tr>
@@ -79,9 +80,9 @@ pub fn SessionsPage() -> impl IntoView {
                             </table>
                         }.into_any(),
                     })}
-                <ActionForm action=revoke_others>
+                <ServerForm action=revoke_others>
                     <SubmitButton pending=revoke_others.pending() label="Sign out all other sessions" busy="Signing out…" danger=true/>
-                </ActionForm>
+                </ServerForm>
             </section>
         </RequireAuth>
     }
