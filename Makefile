@@ -68,9 +68,11 @@ bench: build-release setup-test
 setup:
 	@command -v cargo >/dev/null || { echo "Rust is required: https://rustup.rs"; exit 1; }
 	@rustup toolchain list | grep -q "^$(RUST_TOOLCHAIN)" || \
-	  rustup toolchain install $(RUST_TOOLCHAIN) --profile minimal -c rustfmt,clippy -t wasm32-unknown-unknown
+	  rustup toolchain install $(RUST_TOOLCHAIN) --profile minimal -c rustfmt,clippy,rust-src -t wasm32-unknown-unknown
 	@rustup target list --installed --toolchain $(RUST_TOOLCHAIN) | grep -q wasm32-unknown-unknown || \
 	  rustup target add wasm32-unknown-unknown --toolchain $(RUST_TOOLCHAIN)
+	@rustup component list --installed --toolchain $(RUST_TOOLCHAIN) | grep -q "^rust-src" || \
+	  rustup component add rust-src --toolchain $(RUST_TOOLCHAIN)
 	@cargo leptos --version 2>/dev/null | grep -q " $(CARGO_LEPTOS_VERSION)" || \
 	  cargo install cargo-leptos --version $(CARGO_LEPTOS_VERSION) --locked --features no_downloads
 	@wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)" || \
