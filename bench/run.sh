@@ -14,43 +14,49 @@ WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
 # The embedded cluster runs as an unprivileged user when we are root: it must reach $WORK.
 chmod 711 "$WORK"
 SERVER_PID=""
+OTHER_PID=""
 cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  for pid in $SERVER_PID $OTHER_PID; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 log() { printf '%s\n' "$*" >&2; }
 
-start_server() { # data_dir
-  SWITCHBOARD_DATA_DIR="$1" LEPTOS_SITE_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
-    PASSWORD_HASH_CONCURRENCY=2 "$BIN" >"$WORK/server.log" 2>&1 &
+start_server() { # data_dir [port]
+  local port=${2:-$PORT}
+  SWITCHBOARD_DATA_DIR="$1" LEPTOS_SITE_ADDR="127.0.0.1:$port" RUST_LOG=warn \
+    PASSWORD_HASH_CONCURRENCY=2 "$BIN" >"$WORK/server-$port.log" 2>&1 &
   SERVER_PID=$!
   local start=$(date +%s.%N)
-  until curl -sf "$BASE/readyz" >/dev/null; do
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+  until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server-$port.log" >&2; exit 1; }
     sleep 0.02
   done
   COLD=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.3f", a - b }')
 }
 
-stop_server() {
-  kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
+stop_server() { # [pid]
+  local pid=${1:-$SERVER_PID}
+  kill "$pid" && wait "$pid" 2>/dev/null || true
+  [ "$pid" = "$SERVER_PID" ] && SERVER_PID=""
+  [ "$pid" = "$OTHER_PID" ] && OTHER_PID=""
+  return 0
 }
 
-sign_in() { # email -> cookie file
-  curl -sf -o /dev/null -c "$WORK/cookies" -H "Origin: $BASE" -H 'Accept: application/json' \
-    --data-urlencode "email=$1" --data-urlencode 'password=switchboard-demo-password' "$BASE/auth/signin"
+sign_in() { # email [base] -> cookie
+  local base=${2:-$BASE}
+  curl -sf -o /dev/null -c "$WORK/cookies" -H "Origin: $base" -H 'Accept: application/json' \
+    --data-urlencode "email=$1" --data-urlencode 'password=switchboard-demo-password' "$base/auth/signin"
   awk '$6 == "switchboard_session" { print "switchboard_session=" $7 }' "$WORK/cookies"
 }
 
 # wrk with --latency prints the 50% and 99% lines; convert to milliseconds.
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }; printf "%.2f", v }'; }
 
-measure() { # path cookie -> "rps p50 p99 non2xx"
+measure() { # path cookie [seconds] [base] -> "rps p50 p99 non2xx"
   local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $2" "$BASE$1")
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${3:-$SECONDS_PER_RUN}s" --latency -H "Cookie: $2" "${4:-$BASE}$1")
   local rps p50 p99 bad
   rps=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out" | to_ms)
@@ -58,6 +64,8 @@ measure() { # path cookie -> "rps p50 p99 non2xx"
   bad=$(awk '/Non-2xx/ { print $5 }' <<<"$out"); bad=${bad:-0}
   echo "$rps $p50 $p99 $bad"
 }
+
+median() { sort -n "$1" | awk '{ a[NR]=$1 } END { printf "%.2f", a[int((NR+1)/2)] }'; }
 
 declare -A RESULT
 for size in 10k 1m; do
@@ -67,14 +75,35 @@ for size in 10k 1m; do
   seed_out=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error "$BIN" seed --orgs 1000 --calls-per-org "$calls" --agents-per-org 3)
   log "$seed_out"
   email=$(sed -n 's/.*Sign in as \([^ ]*\).*/\1/p' <<<"$seed_out")
-  start_server "$data"
-  cookie=$(sign_in "$email")
+  # 10k on the next port: it keeps running while 1M is measured (the growth rounds).
+  port=$([ "$size" = 10k ] && echo $((PORT + 1)) || echo "$PORT")
+  base="http://127.0.0.1:$port"
+  start_server "$data" "$port"
+  cookie=$(sign_in "$email" "$base")
   for path in /healthz /dashboard /calls /api/auth/session; do
     log "== $size $path"
-    read -r rps p50 p99 bad < <(measure "$path" "$cookie")
+    read -r rps p50 p99 bad < <(measure "$path" "$cookie" "$SECONDS_PER_RUN" "$base")
     RESULT["$size $path"]="$rps $p50 $p99 $bad"
   done
   RESULT["$size cold_start_s"]=$COLD
+  if [ "$size" = 10k ]; then
+    # Kept running, on its own port, for the growth rounds below.
+    OTHER_PID=$SERVER_PID; SERVER_PID=""
+    SMALL_BASE=$base; SMALL_COOKIE=$cookie
+    continue
+  fi
+  log "== growth: /dashboard and /calls, 10k and 1M in turn, 5 rounds of 5 s each"
+  # The table's runs of one size are minutes apart from the other's; on a shared machine
+  # that alone moves a ratio by a third. Interleaved, a slower minute weighs on both.
+  for path in /dashboard /calls; do
+    : >"$WORK/g10k"; : >"$WORK/g1m"
+    for round in 1 2 3 4 5; do
+      read -r _ p50 _ _ < <(measure "$path" "$SMALL_COOKIE" 5 "$SMALL_BASE"); echo "$p50" >>"$WORK/g10k"
+      read -r _ p50 _ _ < <(measure "$path" "$cookie" 5); echo "$p50" >>"$WORK/g1m"
+    done
+    RESULT["growth $path"]="$(median "$WORK/g10k") $(median "$WORK/g1m")"
+  done
+  stop_server "$OTHER_PID"
   if [ "$size" = 1m ]; then
     log "== 60 s of dashboard load for memory"
     wrk -t2 -c"$CONNECTIONS" -d60s -H "Cookie: $cookie" "$BASE/dashboard" >/dev/null
@@ -90,7 +119,6 @@ for size in 10k 1m; do
       done | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$WORK/signin.ms"
       "$BIN" argon2-bench --iterations 10 --each >>"$WORK/argon2.ms"
     done
-    median() { sort -n "$1" | awk '{ a[NR]=$1 } END { printf "%.2f", a[int((NR+1)/2)] }'; }
     RESULT["signin_p50_ms"]=$(median "$WORK/signin.ms")
     RESULT["argon2_p50_ms"]=$(median "$WORK/argon2.ms")
     log "== RLS cost"
@@ -140,9 +168,8 @@ stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
       printf '%-24s %10s %10s %10s %8s\n' "$size $path" "$rps" "$p50" "$p99" "$bad"
     done
   done
-  read -r _ d10 _ _ <<<"${RESULT["10k /dashboard"]}"; read -r _ d1m _ _ <<<"${RESULT["1m /dashboard"]}"
-  read -r _ c10 _ _ <<<"${RESULT["10k /calls"]}"; read -r _ c1m _ _ <<<"${RESULT["1m /calls"]}"
-  echo "growth 1M/10k p50: dashboard $(ratio "$d1m" "$d10")x, calls $(ratio "$c1m" "$c10")x"
+  read -r d10 d1m <<<"${RESULT["growth /dashboard"]}"; read -r c10 c1m <<<"${RESULT["growth /calls"]}"
+  echo "growth 1M/10k, median p50 of 5 interleaved rounds: dashboard $d1m vs $d10 ms, $(ratio "$d1m" "$d10")x; calls $c1m vs $c10 ms, $(ratio "$c1m" "$c10")x"
   echo "sign-in p50 ${RESULT[signin_p50_ms]} ms vs argon2id verify p50 ${RESULT[argon2_p50_ms]} ms: $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_p50_ms]}")x"
   echo "RLS: ${RESULT[rls]}"
   echo "server RSS after 60 s of dashboard load: ${RESULT[rss_kib]} KiB"
