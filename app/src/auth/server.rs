@@ -343,6 +343,15 @@ impl Limit {
     }
 }
 
+/// Limits as the three arrays the throttle statements `unnest`: keys, maxima, windows.
+fn as_columns(limits: &[Limit]) -> (Vec<&str>, Vec<i32>, Vec<f64>) {
+    (
+        limits.iter().map(|l| l.key.as_str()).collect(),
+        limits.iter().map(|l| l.max).collect(),
+        limits.iter().map(|l| l.window.as_secs_f64()).collect(),
+    )
+}
+
 fn too_many(retry_after: f64) -> AppError {
     AppError::TooManyRequests {
         retry_after_secs: retry_after.ceil().max(1.0) as u64,
@@ -357,9 +366,7 @@ pub async fn throttle_check(pool: &PgPool, limit: &Limit) -> Result<(), AppError
 /// [`throttle_check`] for several limits in one statement (one round trip): refuses when
 /// any of their windows is full, with the longest wait among them.
 pub async fn throttle_check_all(pool: &PgPool, limits: &[Limit]) -> Result<(), AppError> {
-    let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
-    let maxes: Vec<i32> = limits.iter().map(|l| l.max).collect();
-    let windows: Vec<f64> = limits.iter().map(|l| l.window.as_secs_f64()).collect();
+    let (keys, maxes, windows) = as_columns(limits);
     let retry_after: Option<f64> = sqlx::query_scalar(
         "select max(extract(epoch from (r.window_start + make_interval(secs => l.secs) - now())))::float8
          from unnest($1::text[], $2::int4[], $3::float8[]) as l(key, max, secs)
@@ -387,9 +394,7 @@ pub async fn throttle_hit(pool: &PgPool, limit: &Limit) -> Result<(), AppError> 
 /// among them. Rows are written in key order, so two of these statements for the same
 /// keys lock them in the same order and cannot deadlock.
 pub async fn throttle_hit_all(pool: &PgPool, limits: &[Limit]) -> Result<(), AppError> {
-    let keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();
-    let maxes: Vec<i32> = limits.iter().map(|l| l.max).collect();
-    let windows: Vec<f64> = limits.iter().map(|l| l.window.as_secs_f64()).collect();
+    let (keys, maxes, windows) = as_columns(limits);
     let retry_after: Option<f64> = sqlx::query_scalar(
         "with l(key, max, secs) as (select * from unnest($1::text[], $2::int4[], $3::float8[])),
          hit as (

@@ -275,16 +275,25 @@ impl FromFields for CreateAgent {
     }
 }
 
+/// The agent form's fields plus the agent's id.
 impl FromFields for UpdateAgent {
     fn from_fields(f: &Fields) -> Result<Self, String> {
+        let CreateAgent {
+            name,
+            greeting,
+            instructions,
+            voice,
+            language,
+            phone_number,
+        } = CreateAgent::from_fields(f)?;
         Ok(Self {
             id: f.uuid("id")?,
-            name: f.text("name")?,
-            greeting: f.text("greeting")?,
-            instructions: f.text("instructions")?,
-            voice: f.text("voice")?,
-            language: f.text("language")?,
-            phone_number: f.text("phone_number")?,
+            name,
+            greeting,
+            instructions,
+            voice,
+            language,
+            phone_number,
         })
     }
 }
