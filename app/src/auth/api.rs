@@ -524,3 +524,23 @@ impl FromFields for RevokeOtherSessions {
         Ok(Self {})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::components::forms::assert_reads_fields_by_name as reads;
+
+    #[test]
+    fn every_form_reads_the_fields_the_server_decodes() {
+        reads::<SignUp>(&["email", "password", "full_name", "organization"]);
+        reads::<SignIn>(&["email", "password", "next"]);
+        reads::<SignOut>(&[]);
+        reads::<ConfirmEmail>(&["token"]);
+        reads::<ResendConfirmation>(&["email"]);
+        reads::<RequestPasswordReset>(&["email"]);
+        reads::<ResetPassword>(&["token", "password"]);
+        reads::<ChangePassword>(&["current_password", "password"]);
+        reads::<RevokeSession>(&["id"]);
+        reads::<RevokeOtherSessions>(&[]);
+    }
+}

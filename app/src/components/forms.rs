@@ -157,6 +157,35 @@ pub fn encode_query_value(value: &str) -> String {
     out
 }
 
+/// Checks a [`FromFields`] impl against the server's decoding, which reads each field
+/// into the argument of the same name: given a distinct value for each of `names`, the
+/// arguments must serialize back to exactly those names and values.
+#[cfg(test)]
+pub fn assert_reads_fields_by_name<T: FromFields + serde::Serialize>(names: &[&str]) {
+    let value_of = |name: &str| {
+        if name == "id" {
+            "7f0c3b1e-2d4a-4c5e-9f60-1a2b3c4d5e6f".to_owned()
+        } else {
+            format!("value of {name}")
+        }
+    };
+    let get = |name: &str| names.contains(&name).then(|| value_of(name));
+    let args = match T::from_fields(&Fields::new(&get)) {
+        Ok(args) => args,
+        Err(error) => panic!("{}: {error}", std::any::type_name::<T>()),
+    };
+    let expected: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|name| (name.to_string(), value_of(name).into()))
+        .collect();
+    assert_eq!(
+        serde_json::to_value(&args).ok(),
+        Some(serde_json::Value::Object(expected)),
+        "{}",
+        std::any::type_name::<T>()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::Fields;

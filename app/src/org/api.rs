@@ -329,3 +329,27 @@ impl FromFields for SwitchOrganization {
         Ok(Self { id: f.uuid("id")? })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::components::forms::assert_reads_fields_by_name as reads;
+
+    #[test]
+    fn every_form_reads_the_fields_the_server_decodes() {
+        let agent = [
+            "name",
+            "greeting",
+            "instructions",
+            "voice",
+            "language",
+            "phone_number",
+        ];
+        reads::<CreateAgent>(&agent);
+        reads::<UpdateAgent>(&[&["id"][..], &agent[..]].concat());
+        reads::<SetAgentStatus>(&["id", "status"]);
+        reads::<DeleteAgent>(&["id", "confirm"]);
+        reads::<RenameOrganization>(&["name"]);
+        reads::<SwitchOrganization>(&["id"]);
+    }
+}
