@@ -168,13 +168,20 @@ impl Database {
     }
 }
 
+/// Writes one line of a command's output to stdout. A reader that has gone away (`seed |
+/// head -1`) is no reason to panic: the command's work is done either way.
+pub fn print_line(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 /// `switchboard seed`: fills the configured (or embedded) database with demo data.
 pub async fn run_seed(config: Config, options: seed::SeedOptions) -> Result<(), StartError> {
     let database = Database::open(&config).await?;
     let result = seed::seed(&database.pool, options).await;
     database.close().await;
     let report = result.map_err(|e| StartError::Config(format!("seeding failed: {e}")))?;
-    println!(
+    print_line(format_args!(
         "Seeded {} organizations, {} agents and {} calls in {:.1} s.\n\
          Sign in as {} (or owner<N>-{}@demo.switchboard.test, N = 1..{}) with the password: {}",
         report.orgs,
@@ -185,7 +192,7 @@ pub async fn run_seed(config: Config, options: seed::SeedOptions) -> Result<(), 
         report.run,
         report.orgs,
         seed::DEMO_PASSWORD
-    );
+    ));
     Ok(())
 }
 
@@ -194,7 +201,7 @@ pub async fn run_rls_bench(config: Config, email: &str, iterations: u32) -> Resu
     let database = Database::open(&config).await?;
     let result = benchcmd::rls_cost(&database.pool, email, iterations).await;
     database.close().await;
-    println!("{}", result.map_err(|e| StartError::Config(e.to_string()))?);
+    print_line(result.map_err(|e| StartError::Config(e.to_string()))?);
     Ok(())
 }
 

@@ -28,12 +28,15 @@ async fn main() -> ExitCode {
             match switchboard::benchcmd::argon2_samples(iterations).await {
                 Ok(samples) if each => {
                     for ms in samples {
-                        println!("{ms:.3}");
+                        switchboard::print_line(format_args!("{ms:.3}"));
                     }
                     Ok(())
                 }
                 Ok(samples) => {
-                    println!("{:.2}", switchboard::benchcmd::p50(samples));
+                    switchboard::print_line(format_args!(
+                        "{:.2}",
+                        switchboard::benchcmd::p50(samples)
+                    ));
                     Ok(())
                 }
                 Err(e) => Err(switchboard::StartError::Config(e.to_string())),
