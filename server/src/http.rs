@@ -19,11 +19,11 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{CachingSessionStore, SessionManagerLayer};
 use tower_sessions_moka_store::MokaStore;
-use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
 use crate::hardening::{panic_response, same_origin, security_headers, AllowedOrigins};
 use crate::middleware::{authenticate, AuthLayerState};
+use crate::sessions::SessionRecords;
 
 /// Largest request body accepted (413 past it).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -32,18 +32,15 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// `user_sessions` row, which every request still reads; see `session_store`).
 const CACHED_SESSION_RECORDS: u64 = 10_000;
 
-/// The tower-sessions store: records in `app_private.sessions` (created by the migrations),
-/// read through a bounded in-memory cache. A cached record is only a pointer: whether the
+/// The tower-sessions store: records in `app_private.sessions` (see `SessionRecords`), read
+/// through a bounded in-memory cache. A cached record is only a pointer: whether the
 /// session is still signed in is decided on every request by its `user_sessions` row, so a
 /// record cached here after another instance signed the browser out leads nowhere.
-pub fn session_store(state: &AppState) -> CachingSessionStore<MokaStore, PostgresStore> {
-    let store = PostgresStore::new(state.pool.clone());
-    // Both names are constant, valid identifiers.
-    let store = store
-        .with_schema_name("app_private")
-        .and_then(|s| s.with_table_name("sessions"))
-        .expect("constant session table names are valid");
-    CachingSessionStore::new(MokaStore::new(Some(CACHED_SESSION_RECORDS)), store)
+pub fn session_store(state: &AppState) -> CachingSessionStore<MokaStore, SessionRecords> {
+    CachingSessionStore::new(
+        MokaStore::new(Some(CACHED_SESSION_RECORDS)),
+        SessionRecords::new(state.pool.clone()),
+    )
 }
 
 /// The whole app as a router, for the binary and for tests.

@@ -8,6 +8,7 @@ pub mod hardening;
 pub mod http;
 pub mod middleware;
 pub mod seed;
+pub mod sessions;
 pub mod telemetry;
 
 use std::sync::Arc;

@@ -549,7 +549,13 @@ pub async fn establish(
             .execute(pool)
             .await?;
     }
-    session.cycle_id().await.map_err(session_err)?;
+    // A new ID against fixation, where the browser came with a stored record. Without one
+    // (no cookie, or one naming no record) the record is already new: its ID was drawn on
+    // this request and is only stored at the end of it, so there is nothing to replace (and
+    // no round trip to delete what does not exist).
+    if session.id().is_some() {
+        session.cycle_id().await.map_err(session_err)?;
+    }
     let lifetime = settings.absolute_lifetime.as_secs_f64();
     // The session's row and the user's last sign-in, in one statement.
     let sid: Uuid = sqlx::query_scalar(

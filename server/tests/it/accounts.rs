@@ -263,6 +263,50 @@ async fn the_session_id_is_rotated_at_sign_in() {
 }
 
 #[tokio::test]
+async fn a_planted_session_id_that_names_no_record_is_never_adopted() {
+    let app = TestApp::spawn().await;
+    app.register("first@example.com", PASSWORD, "One").await;
+    // A well-formed ID an attacker made up and set in the victim's browser beforehand.
+    let planted = format!(
+        "switchboard_session={}",
+        tower_sessions::session::Id::default()
+    );
+    let response = app
+        .client()
+        .post(app.url("/auth/signin"))
+        .header("Accept", "application/json")
+        .header("Origin", &app.base)
+        .header("cookie", &planted)
+        .form(&[("email", "first@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("sign in");
+    assert!(response.status().is_success(), "{}", response.status());
+    let issued = crate::common::session_cookie(&response);
+    assert_ne!(
+        planted, issued,
+        "the session gets an ID of the server's own"
+    );
+
+    let by_id = |cookie: String| {
+        let app = &app;
+        async move {
+            app.client()
+                .get(app.url("/api/auth/session"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("session")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    assert_eq!(by_id(issued).await["user"]["email"], "first@example.com");
+    assert_eq!(by_id(planted).await, serde_json::json!({}));
+}
+
+#[tokio::test]
 async fn fifty_concurrent_sign_ups_of_one_address_make_one_account_and_no_5xx() {
     let app = TestApp::spawn_with(&["--password-hash-concurrency", "4"]).await;
     let calls = (0..50).map(|i| {

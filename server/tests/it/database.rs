@@ -285,3 +285,44 @@ async fn the_system_role_must_bypass_rls() {
     drop_role(&pool, &plain).await;
     assert_eq!(result, Err(RoleCheckError::SystemCannotBypass(plain)));
 }
+
+/// A new session record never takes the place of a stored one: `create` draws another ID
+/// when the one it was given is taken (`SessionRecords` inserts with `on conflict do
+/// nothing` instead of the upsert that `save` uses).
+#[tokio::test]
+async fn a_new_session_record_never_replaces_a_stored_one() {
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore;
+
+    let (_db, pool) = TestDb::migrated().await;
+    let store = switchboard::sessions::SessionRecords::new(pool);
+    let record = |id: Id, who: &str| Record {
+        id,
+        data: [("who".to_owned(), serde_json::json!(who))]
+            .into_iter()
+            .collect(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    let mut first = record(Id::default(), "first");
+    store.create(&mut first).await.expect("create first");
+    let taken = first.id;
+
+    let mut second = record(taken, "second");
+    store.create(&mut second).await.expect("create second");
+    assert_ne!(second.id, taken, "a taken ID is not reused");
+
+    let who = |id: Id| {
+        let store = &store;
+        async move { store.load(&id).await.expect("load").expect("stored").data["who"].clone() }
+    };
+    assert_eq!(who(taken).await, "first");
+    assert_eq!(who(second.id).await, "second");
+
+    // save still updates in place, and delete removes.
+    let mut changed = record(taken, "changed");
+    changed.expiry_date = first.expiry_date;
+    store.save(&changed).await.expect("save");
+    assert_eq!(who(taken).await, "changed");
+    store.delete(&taken).await.expect("delete");
+    assert!(store.load(&taken).await.expect("load").is_none());
+}
