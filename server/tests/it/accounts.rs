@@ -249,17 +249,7 @@ async fn the_session_id_is_rotated_at_sign_in() {
     );
 
     // The old ID is worthless now.
-    let old: serde_json::Value = app
-        .client()
-        .get(app.url("/api/auth/session"))
-        .header("cookie", &planted)
-        .send()
-        .await
-        .expect("old")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(old, serde_json::json!({}));
+    assert_eq!(app.session_of_cookie(&planted).await, serde_json::json!({}));
 }
 
 #[tokio::test]
@@ -287,23 +277,11 @@ async fn a_planted_session_id_that_names_no_record_is_never_adopted() {
         planted, issued,
         "the session gets an ID of the server's own"
     );
-
-    let by_id = |cookie: String| {
-        let app = &app;
-        async move {
-            app.client()
-                .get(app.url("/api/auth/session"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .expect("session")
-                .json::<serde_json::Value>()
-                .await
-                .expect("json")
-        }
-    };
-    assert_eq!(by_id(issued).await["user"]["email"], "first@example.com");
-    assert_eq!(by_id(planted).await, serde_json::json!({}));
+    assert_eq!(
+        app.session_of_cookie(&issued).await["user"]["email"],
+        "first@example.com"
+    );
+    assert_eq!(app.session_of_cookie(&planted).await, serde_json::json!({}));
 }
 
 #[tokio::test]

@@ -556,25 +556,10 @@ async fn cached_session_records_on_another_instance_lead_nowhere_once_replaced()
         }
         request.send()
     };
-    let session_on = |app: &TestApp, cookie: String| {
-        let request = app
-            .client()
-            .get(app.url("/api/auth/session"))
-            .header("cookie", cookie);
-        async move {
-            request
-                .send()
-                .await
-                .expect("session")
-                .json::<serde_json::Value>()
-                .await
-                .expect("json")
-        }
-    };
     let first = crate::common::session_cookie(&sign_in(&one, None).await.expect("sign in"));
     // Instance two reads (and caches) the first record.
     assert_eq!(
-        session_on(&two, first.clone()).await["user"]["email"],
+        two.session_of_cookie(&first).await["user"]["email"],
         "cache@example.com"
     );
     // Signing in again on the same browser replaces the session: new ID, old row gone.
@@ -584,10 +569,10 @@ async fn cached_session_records_on_another_instance_lead_nowhere_once_replaced()
             .expect("sign in again"),
     );
     assert_ne!(first, second);
-    assert_eq!(session_on(&two, first.clone()).await, serde_json::json!({}));
-    assert_eq!(session_on(&one, first).await, serde_json::json!({}));
+    assert_eq!(two.session_of_cookie(&first).await, serde_json::json!({}));
+    assert_eq!(one.session_of_cookie(&first).await, serde_json::json!({}));
     assert_eq!(
-        session_on(&two, second).await["user"]["email"],
+        two.session_of_cookie(&second).await["user"]["email"],
         "cache@example.com"
     );
 }

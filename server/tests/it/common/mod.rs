@@ -323,6 +323,19 @@ impl TestApp {
             .expect("json")
     }
 
+    /// `/api/auth/session` as a browser carrying only `cookie` sees it.
+    pub async fn session_of_cookie(&self, cookie: &str) -> serde_json::Value {
+        self.client()
+            .get(self.url("/api/auth/session"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("session")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// The newest mail to `to` in the dev outbox: (subject, body).
     pub async fn last_mail(&self, to: &str) -> Option<(String, String)> {
         sqlx::query_as("select subject, body from app_private.outbox where recipient = $1 order by id desc limit 1")
