@@ -313,27 +313,13 @@ impl TestApp {
     }
 
     pub async fn session_json(&self, client: &reqwest::Client) -> serde_json::Value {
-        client
-            .get(self.url("/api/auth/session"))
-            .send()
-            .await
-            .expect("session")
-            .json()
-            .await
-            .expect("json")
+        session_answer(client.get(self.url("/api/auth/session"))).await
     }
 
     /// `/api/auth/session` as a browser carrying only `cookie` sees it.
     pub async fn session_of_cookie(&self, cookie: &str) -> serde_json::Value {
-        self.client()
-            .get(self.url("/api/auth/session"))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .expect("session")
-            .json()
-            .await
-            .expect("json")
+        let request = self.client().get(self.url("/api/auth/session"));
+        session_answer(request.header("cookie", cookie)).await
     }
 
     /// The newest mail to `to` in the dev outbox: (subject, body).
@@ -417,4 +403,14 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+async fn session_answer(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("json")
 }
