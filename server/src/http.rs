@@ -23,6 +23,7 @@ use tracing::Level;
 
 use crate::hardening::{panic_response, same_origin, security_headers, AllowedOrigins};
 use crate::middleware::{authenticate, AuthLayerState};
+use crate::request_owner::one_owner_per_request;
 use crate::sessions::SessionRecords;
 
 /// Largest request body accepted (413 past it).
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
     router
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(one_owner_per_request))
         .layer(auth)
         .layer(sessions)
         .layer(csrf)

@@ -7,6 +7,7 @@ pub mod embedded;
 pub mod hardening;
 pub mod http;
 pub mod middleware;
+pub mod request_owner;
 pub mod seed;
 pub mod sessions;
 pub mod telemetry;

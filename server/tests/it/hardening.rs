@@ -172,6 +172,76 @@ async fn pages_carry_security_headers_and_a_nonce_csp_that_matches_their_scripts
     );
 }
 
+/// The nonce of a response's Content-Security-Policy, if it has one.
+fn csp_nonce(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let csp = headers.get("content-security-policy")?.to_str().ok()?;
+    Some(csp.split("'nonce-").nth(1)?.split('\'').next()?.to_owned())
+}
+
+/// Pages rendered while static files are served on the same thread keep their own
+/// headers. (Leptos leaves a rendering page's owner as the thread's current one while the
+/// page waits for data; the static-file handler used to adopt it and carry off the page's
+/// headers, its nonce CSP among them. See `switchboard::request_owner`.) The test's
+/// runtime has one thread, so every request here is polled on it, interleaved.
+#[tokio::test]
+async fn pages_and_static_files_served_at_once_keep_their_own_headers() {
+    let site = tempfile::tempdir().expect("site dir");
+    std::fs::create_dir_all(site.path().join("pkg")).expect("pkg dir");
+    std::fs::write(
+        site.path().join("pkg/switchboard.css"),
+        "body { margin: 0 }",
+    )
+    .expect("css");
+    let app = TestApp::spawn_serving(site.path().to_str().expect("utf-8 path")).await;
+    let client = app.client();
+    let pages = (0..16).map(|_| async {
+        let response = client
+            .get(app.url("/auth/signin"))
+            .send()
+            .await
+            .expect("page");
+        let nonce = csp_nonce(response.headers());
+        (
+            response.status(),
+            nonce,
+            response.text().await.expect("page body"),
+        )
+    });
+    let files = (0..64).map(|_| async {
+        let response = client
+            .get(app.url("/pkg/switchboard.css"))
+            .send()
+            .await
+            .expect("file");
+        let csp = response
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status(), csp)
+    });
+    let (pages, files) = futures::join!(
+        futures::future::join_all(pages),
+        futures::future::join_all(files)
+    );
+    for (status, nonce, body) in pages {
+        assert_eq!(status, StatusCode::OK);
+        let nonce = nonce.expect("every page keeps its nonce CSP");
+        assert!(
+            body.contains(&format!("nonce=\"{nonce}\"")),
+            "and it matches its scripts"
+        );
+    }
+    for (status, csp) in files {
+        assert_eq!(status, StatusCode::OK);
+        let csp = csp.expect("a static file has a CSP");
+        assert!(
+            !csp.contains("nonce-"),
+            "a static file took a page's policy: {csp}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn production_sends_hsts() {
     let app = TestApp::spawn_with(&[

@@ -170,9 +170,14 @@ impl Drop for TestDb {
 
 /// Leptos options for tests: the site is whatever `target/site` holds (may be empty).
 pub fn leptos_options() -> LeptosOptions {
+    leptos_options_serving("target/site")
+}
+
+/// Leptos options whose static files are those under `site_root`.
+pub fn leptos_options_serving(site_root: &str) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("switchboard")
-        .site_root("target/site")
+        .site_root(site_root)
         .build()
 }
 
@@ -182,9 +187,13 @@ pub fn state(pool: PgPool) -> AppState {
 
 /// App state as the binary builds it, from the default configuration plus `flags`.
 pub fn state_with(pool: PgPool, flags: &[&str]) -> AppState {
+    state_serving(pool, flags, leptos_options())
+}
+
+fn state_serving(pool: PgPool, flags: &[&str], options: LeptosOptions) -> AppState {
     let args = std::iter::once("switchboard").chain(flags.iter().copied());
     let cli = switchboard::config::Cli::try_parse_from(args).expect("test flags parse");
-    switchboard::build_state(&cli.config, pool, leptos_options()).expect("test state")
+    switchboard::build_state(&cli.config, pool, options).expect("test state")
 }
 
 /// The `name=value` of the session cookie a response sets.
@@ -234,15 +243,27 @@ impl TestApp {
         app
     }
 
+    /// A server whose static files are those under `site_root`.
+    pub async fn spawn_serving(site_root: &str) -> Self {
+        let (db, pool) = TestDb::migrated().await;
+        let mut app = Self::serve_pool_with(pool, &[], leptos_options_serving(site_root)).await;
+        app._db = Some(db);
+        app
+    }
+
     /// A server over a pool the caller owns (for example one on a cluster it stops).
     pub async fn serve_pool(pool: PgPool, flags: &[&str]) -> Self {
+        Self::serve_pool_with(pool, flags, leptos_options()).await
+    }
+
+    async fn serve_pool_with(pool: PgPool, flags: &[&str], options: LeptosOptions) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut all_flags = vec!["--app-origin", base.as_str()];
         all_flags.extend_from_slice(flags);
-        let state = state_with(pool.clone(), &all_flags);
+        let state = state_serving(pool.clone(), &all_flags, options);
         let router = switchboard::http::app(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(
