@@ -29,4 +29,6 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Organization data through hosted Supabase's PostgREST instead of PostgreSQL.
     pub org_rest: Option<Arc<crate::org::rest::RestBackend>>,
+    /// Sessions this instance resolved in the last few seconds.
+    pub sessions: crate::auth::session_cache::SessionCache,
 }

@@ -159,6 +159,12 @@ pub struct Config {
     #[arg(long, env = "SESSION_ABSOLUTE_LIFETIME_SECS", default_value_t = 7 * 24 * 3600, global = true)]
     pub session_absolute_lifetime_secs: u64,
 
+    /// How long this instance reuses a session it read from the database (seconds; 0 reads
+    /// it on every request). Sessions ended or changed elsewhere are forgotten at once when
+    /// PostgreSQL notifies (see the README, "Security").
+    #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=60), global = true)]
+    pub session_cache_secs: u64,
+
     /// Most password hashes computed at once (each takes 19 MiB); default: CPU count.
     #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", global = true)]
     pub password_hash_concurrency: Option<usize>,

@@ -9,10 +9,12 @@ pub mod http;
 pub mod middleware;
 pub mod request_owner;
 pub mod seed;
+pub mod session_listener;
 pub mod sessions;
 pub mod telemetry;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::auth::server::{Mailer, PasswordHasher};
 use app::state::{AppConfig, AppState};
@@ -106,6 +108,9 @@ pub fn build_state(
         hasher: PasswordHasher::new(config.password_hash_concurrency.unwrap_or(cpus)),
         mailer,
         org_rest,
+        sessions: app::auth::session_cache::SessionCache::new(Duration::from_secs(
+            config.session_cache_secs,
+        )),
     })
 }
 
@@ -220,6 +225,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
 
     let state = build_state(&config, database.pool.clone(), leptos_options)?;
     let cleanup = spawn_cleanup(database.pool.clone());
+    let session_listener = session_listener::spawn(&database.pool, state.sessions.clone());
     let router = http::app(state);
 
     let listener = TcpListener::bind(addr)
@@ -234,6 +240,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     .await;
     tracing::info!("shutting down");
     cleanup.abort();
+    if let Some(session_listener) = session_listener {
+        session_listener.abort();
+    }
     database.close().await;
     served.map_err(StartError::Serve)
 }

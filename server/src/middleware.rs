@@ -91,7 +91,7 @@ pub async fn authenticate(
         .insert(ClientInfo { ip, user_agent });
 
     let state = &layer.app;
-    let user = match resolve(&state.pool, &session, &state.config.auth).await {
+    let user = match resolve(&state.pool, &session, &state.config.auth, &state.sessions).await {
         Ok(user) => user,
         Err(error) => return unavailable(error, wants_html(&request)),
     };

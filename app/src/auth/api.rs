@@ -187,10 +187,13 @@ pub async fn sign_in(
 #[server(prefix = "/auth", endpoint = "signout")]
 pub async fn sign_out() -> Result<(), AppError> {
     use super::server::{self, *};
-    require_user()?;
+    let auth = require_user()?;
     let state = app_state()?;
     let session = server::session().await?;
     end(&state.pool, &session).await.map_err(fail)?;
+    // Every instance forgets the session when PostgreSQL notifies; this one at once, before
+    // the browser's next request.
+    state.sessions.forget_user(auth.user.id);
     leptos_axum::redirect("/auth/signin?notice=signed-out");
     Ok(())
 }
@@ -326,6 +329,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        state.sessions.forget_user(user_id);
         leptos_axum::redirect("/auth/signin?notice=password-reset");
         Ok(())
     }
@@ -373,6 +377,7 @@ pub async fn change_password(current_password: String, password: String) -> Resu
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        state.sessions.forget_user(auth.user.id);
         leptos_axum::redirect("/settings/account?notice=password-changed");
         Ok(())
     }
@@ -428,6 +433,7 @@ pub async fn revoke_session(id: Uuid) -> Result<(), AppError> {
         .execute(&state.pool)
         .await
         .map_err(|e| fail(e.into()))?;
+    state.sessions.forget_user(auth.user.id);
     leptos_axum::redirect("/settings/sessions");
     Ok(())
 }
@@ -440,6 +446,7 @@ pub async fn revoke_other_sessions() -> Result<(), AppError> {
     end_other_sessions(&state.pool, auth.user.id, Some(auth.session_id))
         .await
         .map_err(fail)?;
+    state.sessions.forget_user(auth.user.id);
     leptos_axum::redirect("/settings/sessions");
     Ok(())
 }

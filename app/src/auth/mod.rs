@@ -4,6 +4,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod session_cache;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tower_sessions::{Expiry, Session};
 use uuid::Uuid;
 
+use super::session_cache::SessionCache;
 use super::SessionUser;
 use crate::errors::AppError;
 use crate::state::AppState;
@@ -582,10 +583,13 @@ pub async fn establish(
 
 /// The user of this session, if it is signed in and neither idle too long, past its
 /// absolute lifetime nor revoked. Marks it seen (at most once a minute, to spare writes).
+/// What this instance resolved in the last few seconds comes from `cache` (see
+/// `session_cache` for what that allows).
 pub async fn resolve(
     pool: &PgPool,
     session: &Session,
     settings: &AuthSettings,
+    cache: &SessionCache,
 ) -> Result<Option<Authenticated>, AppError> {
     let record: Option<AuthRecord> = match session.get(AUTH_KEY).await {
         Ok(record) => record,
@@ -596,6 +600,10 @@ pub async fn resolve(
     let Some(record) = record else {
         return Ok(None);
     };
+    if let Some(cached) = cache.get(record.sid, record.uid) {
+        return Ok(Some(cached));
+    }
+    let ticket = cache.ticket();
     #[allow(clippy::type_complexity)]
     let row: Option<(Uuid, String, String, Option<Uuid>, Option<String>, Option<String>, DateTime<Utc>, i64)> =
         sqlx::query_as(
@@ -623,7 +631,7 @@ pub async fn resolve(
         .bind(settings.idle_timeout.as_secs_f64())
         .fetch_optional(pool)
         .await?;
-    Ok(row.map(
+    let resolved = row.map(
         |(id, email, full_name, organization_id, organization_name, role, ends, organizations)| {
             Authenticated {
                 user: SessionUser {
@@ -639,7 +647,11 @@ pub async fn resolve(
                 expires_at: ends,
             }
         },
-    ))
+    );
+    if let Some(auth) = &resolved {
+        cache.keep(ticket, auth);
+    }
+    Ok(resolved)
 }
 
 /// Signs this browser out: its row goes (so a replayed cookie is anonymous on every

@@ -232,11 +232,16 @@ pub async fn organization_members() -> Result<Vec<Member>, AppError> {
 
 #[server(prefix = "/api/org", endpoint = "rename")]
 pub async fn rename_organization(name: String) -> Result<(), AppError> {
-    use crate::auth::server::{clean_text, fail};
+    use crate::auth::server::{app_state, clean_text, fail};
     let store = guard::store()?;
     guard::require_role(&store, "owner")?;
     let name = clean_text(&name, "Organization name", true, 100).map_err(fail)?;
     store.rename_organization(&name).await.map_err(fail)?;
+    // What sessions show of it, forgotten on this instance before the browser's next
+    // request (on the others when PostgreSQL notifies).
+    app_state()?
+        .sessions
+        .forget_organization(store.current_org()?);
     leptos_axum::redirect("/settings/organization?notice=renamed");
     Ok(())
 }
@@ -249,11 +254,10 @@ pub async fn my_organizations() -> Result<Vec<OrgChoice>, AppError> {
 
 #[server(prefix = "/api/org", endpoint = "switch")]
 pub async fn switch_organization(id: Uuid) -> Result<(), AppError> {
-    use crate::auth::server::fail;
-    guard::store()?
-        .switch_organization(id)
-        .await
-        .map_err(fail)?;
+    use crate::auth::server::{app_state, fail};
+    let store = guard::store()?;
+    store.switch_organization(id).await.map_err(fail)?;
+    app_state()?.sessions.forget_user(store.user().user.id);
     leptos_axum::redirect("/dashboard");
     Ok(())
 }

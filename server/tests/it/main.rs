@@ -15,3 +15,4 @@ mod mail_and_cleanup;
 mod org;
 mod outage;
 mod rls;
+mod session_cache;

@@ -214,6 +214,7 @@ pub struct TestApp {
     pub state: AppState,
     _db: Option<TestDb>,
     server: tokio::task::JoinHandle<()>,
+    session_listener: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -228,13 +229,17 @@ impl TestApp {
 
     /// Another instance over the same database (as several `switchboard` processes).
     pub async fn another_instance(&self) -> TestApp {
+        self.another_instance_with(&[]).await
+    }
+
+    pub async fn another_instance_with(&self, flags: &[&str]) -> TestApp {
         let own = self._db.as_ref().expect("an instance over a test database");
         let db = TestDb {
             name: own.name.clone(),
             options: own.options.clone(),
             keep: true,
         };
-        Self::serve(db, self.pool.clone(), &[]).await
+        Self::serve(db, self.pool.clone(), flags).await
     }
 
     async fn serve(db: TestDb, pool: PgPool, flags: &[&str]) -> Self {
@@ -265,6 +270,7 @@ impl TestApp {
         all_flags.extend_from_slice(flags);
         let state = state_serving(pool.clone(), &all_flags, options);
         let router = switchboard::http::app(state.clone());
+        let session_listener = switchboard::session_listener::spawn(&pool, state.sessions.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(
                 listener,
@@ -272,13 +278,21 @@ impl TestApp {
             )
             .await;
         });
-        Self {
+        let app = Self {
             base,
             pool,
             state,
             _db: None,
             server,
+            session_listener,
+        };
+        // The listener's connection is then open: one still logging in when the test ends
+        // would hold up dropping the database (the test's thread blocks in `Drop`, so the
+        // login never finishes) until PostgreSQL's 60 s authentication timeout.
+        if app.session_listener.is_some() {
+            app.until_sessions_are_cached().await;
         }
+        app
     }
 
     /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
@@ -291,6 +305,18 @@ impl TestApp {
             .user_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36")
             .build()
             .expect("client")
+    }
+
+    /// Waits until this instance's session cache is on (its first notification probe came
+    /// back); fails the test after 10 s.
+    pub async fn until_sessions_are_cached(&self) {
+        for _ in 0..200 {
+            if self.state.sessions.is_live() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the session cache never went live");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -423,6 +449,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(listener) = &self.session_listener {
+            listener.abort();
+        }
     }
 }
 
