@@ -241,7 +241,7 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     tracing::info!("shutting down");
     cleanup.abort();
     if let Some(session_listener) = session_listener {
-        session_listener.abort();
+        session_listener.stop().await;
     }
     database.close().await;
     served.map_err(StartError::Serve)

@@ -18,9 +18,30 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The probe sent last and not yet received.
 type Outstanding = Arc<Mutex<Option<String>>>;
 
-/// Runs for as long as the server: the listener and the prober. Does nothing if the cache
-/// is off (`SESSION_CACHE_SECS=0`).
-pub fn spawn(pool: &PgPool, cache: SessionCache) -> Option<tokio::task::JoinHandle<()>> {
+/// The listener and the prober, running for as long as the server.
+pub struct SessionListener {
+    task: tokio::task::JoinHandle<()>,
+    /// The listener's own one-connection pool.
+    own: PgPool,
+}
+
+impl SessionListener {
+    /// Stops listening and closes the listener's connection (before the database stops:
+    /// a connection dropped later would fail its release on a stopped server).
+    pub async fn stop(self) {
+        self.own.close().await;
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
+    /// Stops without waiting (where nothing can wait, as in a `Drop`).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+/// Starts listening. Does nothing if the cache is off (`SESSION_CACHE_SECS=0`).
+pub fn spawn(pool: &PgPool, cache: SessionCache) -> Option<SessionListener> {
     if !cache.enabled() {
         return None;
     }
@@ -30,19 +51,30 @@ pub fn spawn(pool: &PgPool, cache: SessionCache) -> Option<tokio::task::JoinHand
         .connect_lazy_with((*pool.connect_options()).clone());
     let outstanding = Outstanding::default();
     let prober = probe(pool.clone(), cache.clone(), outstanding.clone());
-    let listener = async move {
-        loop {
-            if let Err(error) = listen(&own, &cache, &outstanding).await {
-                tracing::warn!(%error, "session notifications stopped; sessions are read from the database until they are back");
+    let listener = {
+        let own = own.clone();
+        async move {
+            loop {
+                let result = listen(&own, &cache, &outstanding).await;
+                cache.set_live(false);
+                if own.is_closed() {
+                    return;
+                }
+                if let Err(error) = result {
+                    tracing::warn!(%error, "session notifications stopped; sessions are read from the database until they are back");
+                }
+                tokio::time::sleep(RETRY_AFTER).await;
             }
-            cache.set_live(false);
-            tokio::time::sleep(RETRY_AFTER).await;
         }
     };
-    // One task, so that aborting it stops both; neither future ever ends on its own.
-    Some(tokio::spawn(async move {
-        tokio::join!(prober, listener);
-    }))
+    // One task: the prober never ends, the listener when its pool is closed.
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            () = prober => {}
+            () = listener => {}
+        }
+    });
+    Some(SessionListener { task, own })
 }
 
 async fn listen(

@@ -214,7 +214,7 @@ pub struct TestApp {
     pub state: AppState,
     _db: Option<TestDb>,
     server: tokio::task::JoinHandle<()>,
-    session_listener: Option<tokio::task::JoinHandle<()>>,
+    session_listener: Option<switchboard::session_listener::SessionListener>,
 }
 
 impl TestApp {
