@@ -309,7 +309,7 @@ impl TestApp {
 
     /// Waits until this instance's session cache is on (its first notification probe came
     /// back); fails the test after 10 s.
-    pub async fn until_sessions_are_cached(&self) {
+    async fn until_sessions_are_cached(&self) {
         for _ in 0..200 {
             if self.state.sessions.is_live() {
                 return;
@@ -334,6 +334,24 @@ impl TestApp {
             .post(self.url(path))
             .header("Accept", "application/json")
             .header("Origin", &self.base)
+            .form(form)
+            .send()
+            .await
+            .expect("server function call")
+    }
+
+    /// A server-function call carrying `cookie` (a session signed in elsewhere).
+    pub async fn call_with_cookie(
+        &self,
+        cookie: &str,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client()
+            .post(self.url(path))
+            .header("Accept", "application/json")
+            .header("Origin", &self.base)
+            .header("cookie", cookie)
             .form(form)
             .send()
             .await
