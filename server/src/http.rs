@@ -24,6 +24,7 @@ use tracing::Level;
 use crate::hardening::{panic_response, same_origin, security_headers, AllowedOrigins};
 use crate::middleware::{authenticate, AuthLayerState};
 use crate::request_owner::one_owner_per_request;
+use crate::request_tasks::{self, tasks_end_with_response};
 use crate::sessions::SessionRecords;
 
 /// Largest request body accepted (413 past it).
@@ -46,6 +47,8 @@ pub fn session_store(state: &AppState) -> CachingSessionStore<MokaStore, Session
 
 /// The whole app as a router, for the binary and for tests.
 pub fn app(state: AppState) -> Router {
+    // Before anything of Leptos's sets its own executor (the first one set stays).
+    request_tasks::init();
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let production = state.config.production;
@@ -79,6 +82,7 @@ pub fn app(state: AppState) -> Router {
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(one_owner_per_request))
+        .layer(axum::middleware::from_fn(tasks_end_with_response))
         .layer(auth)
         .layer(sessions)
         .layer(csrf)

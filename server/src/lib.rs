@@ -8,6 +8,7 @@ pub mod hardening;
 pub mod http;
 pub mod middleware;
 pub mod request_owner;
+pub mod request_tasks;
 pub mod seed;
 pub mod session_listener;
 pub mod sessions;
