@@ -211,6 +211,15 @@ mod tests {
         })
     }
 
+    /// Waits (up to 5 s) for the task behind `dropped` to be dropped.
+    async fn assert_dropped(dropped: oneshot::Receiver<()>, when: &str) {
+        let told = tokio::time::timeout(Duration::from_secs(5), dropped).await;
+        assert!(
+            matches!(told, Ok(Ok(()))),
+            "the task was not dropped: {when}"
+        );
+    }
+
     #[tokio::test]
     async fn a_task_spawned_for_a_request_ends_when_its_body_is_done() {
         let set = Arc::new(TaskSet::default());
@@ -230,10 +239,7 @@ mod tests {
         };
         let bytes = body.collect().await.map(|b| b.to_bytes());
         assert_eq!(bytes.ok().as_deref(), Some(&b"page"[..]));
-        tokio::time::timeout(Duration::from_secs(5), dropped)
-            .await
-            .expect("the task is dropped once the body is done")
-            .expect("dropped, not leaked");
+        assert_dropped(dropped, "the task is dropped once the body is done").await;
     }
 
     #[tokio::test]
@@ -251,10 +257,7 @@ mod tests {
             "Leptos's spawn went through RequestExecutor"
         );
         set.end();
-        tokio::time::timeout(Duration::from_secs(5), dropped)
-            .await
-            .expect("aborted when the set ends")
-            .expect("dropped, not leaked");
+        assert_dropped(dropped, "aborted when the set ends").await;
     }
 
     #[tokio::test]
@@ -267,10 +270,7 @@ mod tests {
             inner: Box::pin(async { RequestExecutor.spawn(forever(tx)) }),
         }
         .await;
-        tokio::time::timeout(Duration::from_secs(5), dropped)
-            .await
-            .expect("aborted at once")
-            .expect("dropped, not leaked");
+        assert_dropped(dropped, "aborted at once").await;
     }
 
     #[tokio::test]
