@@ -80,6 +80,14 @@ fn current() -> Option<Arc<TaskSet>> {
     CURRENT.with_borrow(Clone::clone)
 }
 
+/// Runs `poll` with `set` as the thread's current task set, then puts back what was there.
+fn polled_in<R>(set: &Arc<TaskSet>, poll: impl FnOnce() -> R) -> R {
+    let outside = CURRENT.with_borrow_mut(|c| c.replace(Arc::clone(set)));
+    let result = poll();
+    CURRENT.with_borrow_mut(|c| *c = outside);
+    result
+}
+
 /// A future polled with `set` as the thread's current task set.
 struct InSet<F: ?Sized> {
     set: Arc<TaskSet>,
@@ -90,10 +98,8 @@ impl<F: Future + ?Sized> Future for InSet<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let outside = CURRENT.with_borrow_mut(|c| c.replace(Arc::clone(&self.set)));
-        let poll = self.inner.as_mut().poll(cx);
-        CURRENT.with_borrow_mut(|c| *c = outside);
-        poll
+        let this = &mut *self;
+        polled_in(&this.set, || this.inner.as_mut().poll(cx))
     }
 }
 
@@ -170,11 +176,8 @@ impl http_body::Body for EndsTasks {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let set = Arc::clone(&self.end.0);
-        let outside = CURRENT.with_borrow_mut(|c| c.replace(set));
-        let poll = Pin::new(&mut self.inner).poll_frame(cx);
-        CURRENT.with_borrow_mut(|c| *c = outside);
-        poll
+        let this = &mut *self;
+        polled_in(&this.end.0, || Pin::new(&mut this.inner).poll_frame(cx))
     }
 
     fn is_end_stream(&self) -> bool {
