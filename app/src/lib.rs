@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod db;
 pub mod errors;
 pub mod org;
 pub mod providers;

@@ -80,7 +80,7 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
     const DASHBOARD: &str = "select * from public.dashboard($1)";
     let (mut as_user, mut as_owner, mut setup) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..iterations.max(1) {
-        let mut tx = user_pool.begin().await?;
+        let mut tx = app::db::begin(&user_pool).await?;
         let started = Instant::now();
         act_as(&mut tx, &auth).await?;
         setup.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -92,7 +92,7 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
         as_user.push(started.elapsed().as_secs_f64() * 1000.0);
         tx.commit().await?;
 
-        let mut tx = owner_pool.begin().await?;
+        let mut tx = app::db::begin(&owner_pool).await?;
         let started = Instant::now();
         let owner_sees: DashboardRecord = sqlx::query_as(DASHBOARD)
             .bind(org)

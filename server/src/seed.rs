@@ -36,7 +36,7 @@ pub async fn seed(
         .hash(DEMO_PASSWORD.to_owned())
         .await?;
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let mut tx = pool.begin().await?;
+    let mut tx = app::db::begin(pool).await?;
     sqlx::query(
         "create temp table seed_orgs on commit drop as
          select g as n, gen_random_uuid() as org_id, gen_random_uuid() as user_id

@@ -34,7 +34,7 @@ pub async fn sign_up(
         let hash = state.hasher.hash(password).await?;
         let confirmed = !state.config.auth.require_confirmation;
 
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         let user_id: Option<Uuid> = sqlx::query_scalar(
             "insert into auth.users (email, encrypted_password, email_confirmed_at,
                                      raw_app_meta_data, raw_user_meta_data)
@@ -203,7 +203,7 @@ pub async fn confirm_email(token: String) -> Result<(), AppError> {
     use super::server::*;
     let state = app_state()?;
     let result: Result<(), AppError> = async {
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         let Some(user_id) = consume_token(&mut tx, token.trim(), TokenPurpose::Confirm).await? else {
             return Err(AppError::BadRequest(
                 "This confirmation link is invalid, used or expired. Sign in to have a new one sent.".to_owned(),
@@ -313,7 +313,7 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
         let email = email.ok_or_else(invalid)?;
         check_password(&password, &email)?;
         let hash = state.hasher.hash(password).await?;
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         let user_id = consume_token(&mut tx, token.trim(), TokenPurpose::Reset).await?.ok_or_else(invalid)?;
         // The link proves the mailbox: the address counts as confirmed.
         sqlx::query(
@@ -363,7 +363,7 @@ pub async fn change_password(current_password: String, password: String) -> Resu
         }
         check_password(&password, &auth.user.email)?;
         let hash = state.hasher.hash(password).await?;
-        let mut tx = state.pool.begin().await?;
+        let mut tx = crate::db::begin(&state.pool).await?;
         sqlx::query(
             "update auth.users set encrypted_password = $1, updated_at = now() where id = $2",
         )

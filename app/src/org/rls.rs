@@ -46,7 +46,7 @@ pub(crate) fn claims(auth: &Authenticated) -> (String, String) {
 impl RlsTx {
     /// Opens the transaction for `auth`'s user. Only `store::OrgStore` calls this.
     pub(crate) async fn begin(pool: &PgPool, auth: &Authenticated) -> Result<Self, AppError> {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         act_as(&mut tx, auth).await?;
         Ok(Self { tx })
     }

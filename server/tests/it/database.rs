@@ -43,7 +43,7 @@ async fn instances_migrating_at_the_same_moment_do_not_collide() {
 async fn auth_uid_reads_the_transaction_claims_and_is_null_without_them() {
     let (_db, pool) = TestDb::migrated().await;
     let user = uuid::Uuid::new_v4();
-    let mut tx = pool.begin().await.expect("begin");
+    let mut tx = app::db::begin(&pool).await.expect("begin");
     sqlx::query("set local role authenticated")
         .execute(&mut *tx)
         .await
@@ -65,7 +65,7 @@ async fn auth_uid_reads_the_transaction_claims_and_is_null_without_them() {
     tx.commit().await.expect("commit");
 
     // `true` made the setting local to that transaction: the next one sees no user.
-    let mut tx = pool.begin().await.expect("begin");
+    let mut tx = app::db::begin(&pool).await.expect("begin");
     let uid: Option<uuid::Uuid> = sqlx::query_scalar("select auth.uid()")
         .fetch_one(&mut *tx)
         .await
@@ -78,7 +78,7 @@ async fn auth_uid_reads_the_transaction_claims_and_is_null_without_them() {
 async fn the_older_per_claim_setting_wins_as_on_supabase() {
     let (_db, pool) = TestDb::migrated().await;
     let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    let mut tx = pool.begin().await.expect("begin");
+    let mut tx = app::db::begin(&pool).await.expect("begin");
     sqlx::query("select set_config('request.jwt.claim.sub', $1, true), set_config('request.jwt.claims', $2, true)")
         .bind(a.to_string())
         .bind(serde_json::json!({ "sub": b }).to_string())
@@ -221,7 +221,7 @@ async fn a_transaction_local_role_does_not_leak_to_the_next_checkout() {
         .connect_with(db.options.clone())
         .await
         .expect("pool");
-    let mut tx = pool.begin().await.expect("begin");
+    let mut tx = app::db::begin(&pool).await.expect("begin");
     sqlx::query("set local role authenticated")
         .execute(&mut *tx)
         .await
@@ -325,4 +325,117 @@ async fn a_new_session_record_never_replaces_a_stored_one() {
     assert_eq!(who(taken).await, "changed");
     store.delete(&taken).await.expect("delete");
     assert!(store.load(&taken).await.expect("load").is_none());
+}
+
+/// A TCP proxy in front of the test database that holds each answer of the server back
+/// for `delay`, so that a transaction's opening spends that long waiting for `BEGIN` to be
+/// answered. Returns the port it listens on.
+async fn slow_answering_proxy(upstream: (String, u16), delay: std::time::Duration) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let port = listener.local_addr().expect("proxy address").port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(upstream.clone()).await else {
+                continue;
+            };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 64 * 1024];
+                while let Ok(n) = server_read.read(&mut buffer).await {
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                    if client_write.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Starts a transaction's opening as a task and drops it after `after`, as hyper drops a
+/// request whose browser went away, then reports whether the pool's one connection is
+/// still inside a transaction: two statements a moment apart see the same `now()` (when
+/// the transaction began) only if they share one.
+async fn left_open_after_cut_short<F>(
+    pool: &sqlx::PgPool,
+    opening: F,
+    after: std::time::Duration,
+) -> bool
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send,
+{
+    let task = tokio::spawn(opening);
+    tokio::time::sleep(after).await;
+    task.abort();
+    let _ = task.await;
+    let mut conn = pool.acquire().await.expect("the one connection");
+    let mut began = Vec::new();
+    for _ in 0..2 {
+        let at: String = sqlx::query_scalar("select now()::text")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("ask");
+        began.push(at);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let open = began[0] == began[1];
+    if open {
+        // Leave the connection clean for the next round.
+        sqlx::query("rollback")
+            .execute(&mut *conn)
+            .await
+            .expect("roll back");
+    }
+    open
+}
+
+#[tokio::test]
+async fn a_request_dropped_while_its_transaction_opens_leaves_none_open() {
+    let (db, _pool) = TestDb::migrated().await;
+    // Every answer of the server 20 ms late: a checkout took two such waits here and `BEGIN`
+    // one, so drops 45 to 55 ms in land while `BEGIN` is unanswered (50 ms did, each run).
+    let delay = std::time::Duration::from_millis(20);
+    let upstream = (db.options.get_host().to_owned(), db.options.get_port());
+    let port = slow_answering_proxy(upstream, delay).await;
+    let one = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(db.options.clone().host("127.0.0.1").port(port))
+        .await
+        .expect("pool of one");
+    // The harness catches the upstream bug (app/src/db.rs): sqlx's own `begin`, cut short
+    // the same ways, leaves the session inside a transaction.
+    let mut sqlx_left_open = 0;
+    let mut ours_left_open = 0;
+    for after_ms in [10, 30, 45, 50, 55, 90] {
+        let after = std::time::Duration::from_millis(after_ms);
+        let theirs = one.clone();
+        #[allow(clippy::disallowed_methods)]
+        let opening = async move { theirs.begin().await.map(drop) };
+        if left_open_after_cut_short(&one, opening, after).await {
+            sqlx_left_open += 1;
+        }
+        let ours = one.clone();
+        let opening = async move { app::db::begin(&ours).await.map(drop) };
+        if left_open_after_cut_short(&one, opening, after).await {
+            ours_left_open += 1;
+        }
+    }
+    eprintln!("left open of 6: sqlx {sqlx_left_open}, app::db::begin {ours_left_open}");
+    assert!(
+        sqlx_left_open > 0,
+        "the harness never caught sqlx's begin leaving a transaction open"
+    );
+    assert_eq!(ours_left_open, 0, "app::db::begin left a transaction open");
 }

@@ -141,7 +141,7 @@ enum Outcome {
 
 /// Runs `sql` as the actor, the way `RlsTx` (and PostgREST) does, and rolls back.
 async fn run_as(pool: &PgPool, user: Option<Uuid>, sql: &str) -> Outcome {
-    let mut tx = pool.begin().await.expect("begin");
+    let mut tx = app::db::begin(pool).await.expect("begin");
     match user {
         Some(id) => {
             let claims = serde_json::json!({ "sub": id, "role": "authenticated" }).to_string();
@@ -452,7 +452,7 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
     );
 
     for role in ["authenticated", "anon"] {
-        let mut tx = pool.begin().await.expect("begin");
+        let mut tx = app::db::begin(&pool).await.expect("begin");
         sqlx::query(&format!("set local role {role}"))
             .execute(&mut *tx)
             .await
