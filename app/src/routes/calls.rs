@@ -35,7 +35,9 @@ pub fn CallsPage() -> impl IntoView {
     let selected =
         move |name: &'static str, value: &'static str| param(name).as_deref() == Some(value);
     let next_href = move |next: String| {
-        let f = filter.get();
+        // Not `get`: a Suspense task of an answered request can still run this after the
+        // memo is gone (see `Auth::signed_in`); its output is thrown away then.
+        let f = filter.try_get().unwrap_or_default();
         let mut parts = vec![];
         let mut push = |k: &str, v: Option<String>| {
             if let Some(v) = v {
