@@ -147,20 +147,28 @@ pub struct DashboardRecord {
     completed_7d: i64,
     completed_seconds_7d: i64,
     first_day: NaiveDate,
-    per_day: Vec<i32>,
+    /// The days from `first_day` on that had calls, and their counts, in no set order.
+    days: Vec<NaiveDate>,
+    day_calls: Vec<i32>,
     latest: Vec<CallRecord>,
 }
 
+/// How many days the dashboard's chart shows, `first_day` to today.
+const CHART_DAYS: usize = 30;
+
 impl From<DashboardRecord> for Dashboard {
     fn from(r: DashboardRecord) -> Self {
-        let per_day = r
-            .per_day
+        let mut counts = [0_i64; CHART_DAYS];
+        for (day, calls) in r.days.iter().zip(&r.day_calls) {
+            let slot = usize::try_from((*day - r.first_day).num_days()).ok();
+            if let Some(count) = slot.and_then(|i| counts.get_mut(i)) {
+                *count = i64::from(*calls);
+            }
+        }
+        let per_day = counts
             .iter()
             .enumerate()
-            .map(|(i, calls)| {
-                let day = r.first_day + chrono::Days::new(i as u64);
-                (day_text(day), i64::from(*calls))
-            })
+            .map(|(i, calls)| (day_text(r.first_day + chrono::Days::new(i as u64)), *calls))
             .collect();
         let ratio = |part: i64, whole: i64| {
             if whole == 0 {
@@ -720,6 +728,31 @@ mod tests {
         assert_eq!(time(at), "2026-01-02 00:05 UTC");
         let day = NaiveDate::from_ymd_opt(987, 3, 4).expect("day");
         assert_eq!(day_text(day), "0987-03-04");
+    }
+
+    #[test]
+    fn each_day_lands_in_its_slot_and_days_outside_the_chart_are_left_out() {
+        let date = |d: u32| NaiveDate::from_ymd_opt(2026, 1, d).expect("day");
+        let after = NaiveDate::from_ymd_opt(2026, 2, 1).expect("day");
+        let record = DashboardRecord {
+            organization_name: "Org".to_owned(),
+            agents: 0,
+            calls_24h: 0,
+            calls_7d: 0,
+            completed_7d: 0,
+            completed_seconds_7d: 0,
+            first_day: date(2),
+            // Out of order, with one day before the chart and one after it.
+            days: vec![date(31), date(1), date(2), after, date(3)],
+            day_calls: vec![9, 8, 5, 7, 6],
+            latest: Vec::new(),
+        };
+        let per_day = Dashboard::from(record).per_day;
+        assert_eq!(per_day.len(), CHART_DAYS);
+        assert_eq!(per_day[0], ("2026-01-02".to_owned(), 5));
+        assert_eq!(per_day[1], ("2026-01-03".to_owned(), 6));
+        assert_eq!(per_day[29], ("2026-01-31".to_owned(), 9));
+        assert_eq!(per_day.iter().map(|(_, n)| n).sum::<i64>(), 20);
     }
 
     #[test]

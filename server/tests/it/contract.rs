@@ -213,6 +213,9 @@ async fn contract(store: &OrgStore) {
         ("Contract Co", 2, 0)
     );
     assert_eq!(dashboard.latest.first().map(|c| c.id), Some(CALL_1));
+    // The fixture's calls are older than the chart's 30 days: every slot is there, empty.
+    let counts: Vec<i64> = dashboard.per_day.iter().map(|(_, n)| *n).collect();
+    assert_eq!(counts, vec![0; 30]);
 
     let mine = store.my_organizations().await.expect("mine");
     assert_eq!(mine.len(), 1);
@@ -327,7 +330,7 @@ async fn fake_postgrest(
             json!([{
                 "organization_name": "Contract Co", "agents": 2, "calls_24h": 0, "calls_7d": 0,
                 "completed_7d": 0, "completed_seconds_7d": 0, "first_day": "2026-01-01",
-                "per_day": vec![0; 30], "latest": calls,
+                "days": [], "day_calls": [], "latest": calls,
             }])
         }
         ("GET", "/rest/v1/memberships") if has(&format!("user_id=eq.{USER}")) && has("select=role,...organizations(id,name)") => {
