@@ -1,7 +1,7 @@
 -- The dashboard's 30 days read in one pass, and laid out by the caller.
 --
--- Why: `per_day` was built in SQL by joining `generate_series` with the days that had
--- calls, hashing and sorting the 30 rows: executor nodes started on every call, 18% of
+-- Why: `public.dashboard` built `per_day` by joining `generate_series` with the days that
+-- had calls, hashing and sorting the 30 rows: executor nodes started on every call, 18% of
 -- the whole statement's PostgreSQL CPU (pgbench, 2 clients, 1M database: 5,340 against
 -- 6,500 statements a second without that array). Now one aggregate over the window's
 -- rows of `call_stats_daily` returns the 7-day sums and every day that had calls as two
@@ -12,13 +12,16 @@
 -- the noise (three interleaved pairs of `wrk` runs: 1,252 → 1,273 dashboards a second):
 -- PostgreSQL is less than half of a dashboard's CPU.
 --
--- The row's shape changes, so both functions are dropped and made again (with the grants
--- of 20261124000001 and 20261201000001).
+-- The row's shape changes, so the functions get new names: `public.org_dashboard` (also
+-- PostgREST's /rpc/org_dashboard) and `app_private.org_dashboard_as`, with the grants of
+-- the ones they replace, which are dropped. Under the old names, the earlier migrations'
+-- `create or replace` of the old shape would fail when they run again (as on a database
+-- whose objects already exist; test `migrations_apply_twice_without_error`).
 
 drop function if exists app_private.dashboard_as(text, text, uuid);
 drop function if exists public.dashboard(uuid);
 
-create function public.dashboard(org uuid)
+create or replace function public.org_dashboard(org uuid)
 returns table (
   organization_name text,
   agents bigint,
@@ -88,12 +91,12 @@ begin
 end
 $$;
 
-revoke all on function public.dashboard(uuid) from public, anon;
-grant execute on function public.dashboard(uuid) to authenticated;
+revoke all on function public.org_dashboard(uuid) from public, anon;
+grant execute on function public.org_dashboard(uuid) to authenticated;
 
 -- As in 20261201000001: becomes the user and reads the dashboard in one statement. No SET
 -- clause (it would undo the settings made inside); only the login role may call it.
-create function app_private.dashboard_as(claims text, sub text, org uuid)
+create or replace function app_private.org_dashboard_as(claims text, sub text, org uuid)
 returns table (
   organization_name text,
   agents bigint,
@@ -112,7 +115,7 @@ begin
   perform pg_catalog.set_config('role', 'authenticated', true),
           pg_catalog.set_config('request.jwt.claims', claims, true),
           pg_catalog.set_config('request.jwt.claim.sub', sub, true);
-  return query select * from public.dashboard(org);
+  return query select * from public.org_dashboard(org);
 end
 $$;
-revoke all on function app_private.dashboard_as(text, text, uuid) from public, anon, authenticated, service_role;
+revoke all on function app_private.org_dashboard_as(text, text, uuid) from public, anon, authenticated, service_role;

@@ -77,7 +77,7 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
             .connect_with(pool.connect_options().as_ref().clone())
     };
     let (user_pool, owner_pool) = (single(pool).await?, single(pool).await?);
-    const DASHBOARD: &str = "select * from public.dashboard($1)";
+    const DASHBOARD: &str = "select * from public.org_dashboard($1)";
     let (mut as_user, mut as_owner, mut setup) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..iterations.max(1) {
         let mut tx = app::db::begin(&user_pool).await?;

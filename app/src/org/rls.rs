@@ -16,7 +16,7 @@ pub struct RlsTx {
 /// BEGIN` sent as one simple query (a round trip less): PostgreSQL parses and plans a
 /// simple query every time, which cost more (60 us per transaction) than the extra round
 /// trip of the prepared statement (42 us). The dashboard, the hottest read, does both in
-/// one prepared statement instead (`app_private.dashboard_as`, see `OrgStore::dashboard`).
+/// one prepared statement instead (`app_private.org_dashboard_as`, see `OrgStore::dashboard`).
 pub async fn act_as(tx: &mut PgConnection, auth: &Authenticated) -> Result<(), sqlx::Error> {
     let (claims, sub) = claims(auth);
     sqlx::query(

@@ -102,7 +102,7 @@ const AGENT_COLUMNS: &str =
     "id, organization_id, name, greeting, instructions, voice, language, phone_number, status, created_at, updated_at";
 
 /// A call as lists show it. Also the composite type `public.dashboard_call` (same fields,
-/// same order) in which `public.dashboard` returns the latest calls.
+/// same order) in which `public.org_dashboard` returns the latest calls.
 #[derive(sqlx::FromRow, sqlx::Type, serde::Deserialize)]
 #[sqlx(type_name = "dashboard_call")]
 pub struct CallRecord {
@@ -137,7 +137,7 @@ impl From<CallRecord> for CallRow {
     }
 }
 
-/// The row `public.dashboard` returns (both backends decode it).
+/// The row `public.org_dashboard` returns (both backends decode it).
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub struct DashboardRecord {
     organization_name: String,
@@ -302,17 +302,17 @@ impl OrgStore {
         RlsTx::begin(&self.pool, &self.auth).await
     }
 
-    /// The dashboard: one statement (`public.dashboard`) whatever the backend.
+    /// The dashboard: one statement (`public.org_dashboard`) whatever the backend.
     pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
         let org = self.current_org()?;
         let record = match &self.rest {
             Some(rest) => rest.dashboard(&self.auth.user, org).await?,
             // One statement that becomes the user and reads (see the migration of
-            // `app_private.dashboard_as`): run outside a transaction, it is its own, so the
+            // `app_private.org_dashboard_as`): run outside a transaction, it is its own, so the
             // role and claims end with it, as an `RlsTx`'s do at commit.
             None => {
                 let (claims, sub) = super::rls::claims(&self.auth);
-                sqlx::query_as("select * from app_private.dashboard_as($1, $2, $3)")
+                sqlx::query_as("select * from app_private.org_dashboard_as($1, $2, $3)")
                     .bind(claims)
                     .bind(sub)
                     .bind(org)

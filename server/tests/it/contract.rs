@@ -326,7 +326,7 @@ async fn fake_postgrest(
         {
             json!([calls[1], calls[2]])
         }
-        ("POST", "/rest/v1/rpc/dashboard") if serde_json::from_slice::<Value>(&body).ok() == Some(json!({ "org": ORG })) => {
+        ("POST", "/rest/v1/rpc/org_dashboard") if serde_json::from_slice::<Value>(&body).ok() == Some(json!({ "org": ORG })) => {
             json!([{
                 "organization_name": "Contract Co", "agents": 2, "calls_24h": 0, "calls_7d": 0,
                 "completed_7d": 0, "completed_seconds_7d": 0, "first_day": "2026-01-01",
@@ -397,7 +397,7 @@ async fn the_postgrest_backend_meets_the_contract_with_exact_requests() {
     );
     assert!(
         seen.iter()
-            .any(|l| l.starts_with("POST /rest/v1/rpc/dashboard?")),
+            .any(|l| l.starts_with("POST /rest/v1/rpc/org_dashboard?")),
         "{seen:#?}"
     );
     assert_eq!(seen.len(), 10, "one request per store call: {seen:#?}");

@@ -399,7 +399,7 @@ async fn anon_has_no_grant_on_organization_data() {
     assert!(grants.is_empty(), "{grants:?}");
 }
 
-/// `app_private.dashboard_as` becomes the user inside one statement: it must see only the
+/// `app_private.org_dashboard_as` becomes the user inside one statement: it must see only the
 /// user's organizations, leave neither the role nor the claims on the connection, and be
 /// callable by no API role (it takes the claims as arguments).
 #[tokio::test]
@@ -417,14 +417,14 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
         async move {
             let claims = serde_json::json!({ "sub": user, "role": "authenticated" }).to_string();
             sqlx::query_as::<_, (String, i64)>(
-                "select organization_name, agents from app_private.dashboard_as($1, $2, $3)",
+                "select organization_name, agents from app_private.org_dashboard_as($1, $2, $3)",
             )
             .bind(claims)
             .bind(user.to_string())
             .bind(org)
             .fetch_optional(&pool)
             .await
-            .expect("dashboard_as")
+            .expect("org_dashboard_as")
         }
     };
     let viewer = w.user(Actor::ViewerA).expect("viewer");
@@ -457,7 +457,7 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
             .execute(&mut *tx)
             .await
             .expect("set role");
-        let refused = sqlx::query("select * from app_private.dashboard_as('{}', $1, $2)")
+        let refused = sqlx::query("select * from app_private.org_dashboard_as('{}', $1, $2)")
             .bind(viewer.to_string())
             .bind(w.org_a)
             .execute(&mut *tx)
