@@ -14,12 +14,11 @@
 --
 -- The row's shape changes, so the functions get new names: `public.org_dashboard` (also
 -- PostgREST's /rpc/org_dashboard) and `app_private.org_dashboard_as`, with the grants of
--- the ones they replace, which are dropped. Under the old names, the earlier migrations'
--- `create or replace` of the old shape would fail when they run again (as on a database
--- whose objects already exist; test `migrations_apply_twice_without_error`).
-
-drop function if exists app_private.dashboard_as(text, text, uuid);
-drop function if exists public.dashboard(uuid);
+-- the ones they replace. Under the old names, the earlier migrations' `create or replace`
+-- of the old shape would fail when they run again (as on a database whose objects already
+-- exist; test `migrations_apply_twice_without_error`). The old functions stay: instances
+-- of the previous version sharing the database keep serving dashboards until they are
+-- replaced; a later migration can drop them.
 
 create or replace function public.org_dashboard(org uuid)
 returns table (
