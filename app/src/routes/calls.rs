@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
-use crate::components::data::{duration_text, CallsTable, ErrorView, StatusBadge};
+use crate::components::data::{duration_text, CallRows, CallsTable, ErrorView, StatusBadge};
 use crate::components::forms::encode_query_value;
 use crate::components::guard::RequireAuth;
 use crate::errors::AppError;
@@ -32,6 +32,13 @@ pub fn CallsPage() -> impl IntoView {
         |(f, c)| list_calls(f, c),
     );
     let agents = data(|| (), |_| list_agents(None));
+    // The table's rows, escaped once per page of calls (see `CallRows`).
+    let rows = Memo::new(move |_| {
+        calls.with(|c| match c {
+            Some(Ok(page)) => CallRows::new(&page.calls),
+            _ => CallRows::default(),
+        })
+    });
     let selected =
         move |name: &'static str, value: &'static str| param(name).as_deref() == Some(value);
     let next_href = move |next: String| {
@@ -104,7 +111,7 @@ pub fn CallsPage() -> impl IntoView {
                     {move || calls.get().map(|result| match result {
                         Err(error) => view! { <ErrorView error/> }.into_any(),
                         Ok(page) => view! {
-                            <CallsTable calls=page.calls.clone()/>
+                            <CallsTable rows=rows.try_get().unwrap_or_default()/>
                             <nav class="pager" aria-label="Pages">
                                 <Show when=move || cursor.get().is_some()>
                                     <a href="/calls">"First page"</a>

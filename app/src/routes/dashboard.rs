@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::data::{duration_text, CallsChart, CallsTable, Chart, ErrorView};
+use crate::components::data::{duration_text, CallRows, CallsChart, CallsTable, Chart, ErrorView};
 use crate::components::guard::RequireAuth;
 use crate::org::api::dashboard_data;
 use crate::org::Dashboard;
@@ -22,28 +22,35 @@ pub fn load() -> Data<Dashboard> {
 #[component]
 pub fn DashboardPage(data: Data<Dashboard>) -> impl IntoView {
     // Laid out once per dashboard value, not on each of Suspense's passes over the view.
-    let chart = Memo::new(move |_| {
+    let drawn = Memo::new(move |_| {
         data.with(|d| match d {
-            Some(Ok(d)) => Chart::new(&d.per_day),
-            _ => Chart::new(&[]),
+            Some(Ok(d)) => (Chart::new(&d.per_day), CallRows::new(&d.latest)),
+            _ => (Chart::new(&[]), CallRows::default()),
         })
     });
     view! {
         <Title text="Dashboard"/>
         <RequireAuth>
-            <DashboardContent data chart/>
+            <DashboardContent data drawn/>
         </RequireAuth>
     }
 }
 
 #[component]
-fn DashboardContent(data: Data<Dashboard>, chart: Memo<Chart>) -> impl IntoView {
+fn DashboardContent(data: Data<Dashboard>, drawn: Memo<(Chart, CallRows)>) -> impl IntoView {
     let auth = use_auth();
     let user = move || auth.signed_in();
+    // Borrows the dashboard: this runs on each of Suspense's passes, and what it shows
+    // beyond the chart and the rows (in `drawn`) is a name and five figures.
     view! {
-            {move || data.get().map(|result| match result {
-                Err(error) => view! { <ErrorView error/> }.into_any(),
-                Ok(d) => view! {
+            {move || data.with(|result| result.as_ref().map(|result| match result {
+                Err(error) => view! { <ErrorView error=error.clone()/> }.into_any(),
+                Ok(d) => {
+                    // Not `get`: see `Auth::signed_in` (a late pass after the memo is gone).
+                    let (chart, rows) = drawn
+                        .try_get()
+                        .unwrap_or_else(|| (Chart::new(&[]), CallRows::default()));
+                    view! {
                     <section aria-labelledby="dashboard-title">
                         <h1 id="dashboard-title" data-testid="organization-name">{d.organization_name.clone()}</h1>
                         <p class="muted">
@@ -58,12 +65,13 @@ fn DashboardContent(data: Data<Dashboard>, chart: Memo<Chart>) -> impl IntoView 
                             <div class="stat"><span class="stat-value">{format!("{:.1} %", d.answer_rate_7d)}</span><span class="stat-label">"Answer rate, 7 days"</span></div>
                         </div>
                         <h2>"Calls per day, last 30 days"</h2>
-                        <CallsChart chart=chart.get()/>
+                        <CallsChart chart/>
                         <h2>"Latest calls"</h2>
-                        <CallsTable calls=d.latest.clone()/>
+                        <CallsTable rows/>
                         <p><a href="/calls">"All calls"</a> " · " <a href="/agents">"Agents"</a></p>
                     </section>
-                }.into_any(),
-            })}
+                    }.into_any()
+                }
+            }))}
     }
 }
