@@ -157,11 +157,38 @@ pub fn escape_into(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
+/// Appends the decimal digits of `value`. The chart writes 150 numbers per dashboard; with
+/// `write!` they were most of its cost (6% of a dashboard request's server instructions).
+fn push_int(out: &mut String, value: i64) {
+    if value < 0 {
+        out.push('-');
+    }
+    let mut digits = [0_u8; 20];
+    let mut at = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        at -= 1;
+        // `rest % 10` is below 10.
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
+}
+
 /// Writes a length kept in tenths of a unit (`163` -> `16.3`).
 fn push_tenths(out: &mut String, value: i64) {
-    use std::fmt::Write;
-    // Writing to a String cannot fail.
-    let _ = write!(out, "{}.{}", value / 10, value % 10);
+    if value < 0 {
+        out.push('-');
+    }
+    let value = value.unsigned_abs();
+    push_int(out, i64::try_from(value / 10).unwrap_or(i64::MAX));
+    out.push('.');
+    push_int(out, i64::try_from(value % 10).unwrap_or(0));
 }
 
 /// The calls-per-day chart, ready to render: its text alternative and the SVG markup of
@@ -207,8 +234,9 @@ impl Chart {
             push_tenths(&mut out, h);
             out.push_str("\"><title>");
             escape_into(&mut out, day);
-            // Writing to a String cannot fail.
-            let _ = write!(out, ": {n} calls</title></rect>");
+            out.push_str(": ");
+            push_int(&mut out, *n);
+            out.push_str(" calls</title></rect>");
         }
         let _ = write!(
             out,
@@ -260,6 +288,25 @@ mod tests {
             escape_html("<script>x</script> & \"q\" 'a'"),
             "&lt;script&gt;x&lt;/script&gt; &amp; &quot;q&quot; &#39;a&#39;"
         );
+    }
+
+    #[test]
+    fn numbers_are_written_in_full() {
+        let mut out = String::new();
+        for n in [0, 7, 10, 1234567890, -45, i64::MIN, i64::MAX] {
+            push_int(&mut out, n);
+            out.push(' ');
+        }
+        assert_eq!(
+            out,
+            format!("0 7 10 1234567890 -45 {} {} ", i64::MIN, i64::MAX)
+        );
+        let mut out = String::new();
+        for n in [0, 9, 163, 1600, -5, -163] {
+            push_tenths(&mut out, n);
+            out.push(' ');
+        }
+        assert_eq!(out, "0.0 0.9 16.3 160.0 -0.5 -16.3 ");
     }
 
     #[test]
