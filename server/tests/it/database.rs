@@ -327,6 +327,76 @@ async fn a_new_session_record_never_replaces_a_stored_one() {
     assert!(store.load(&taken).await.expect("load").is_none());
 }
 
+/// A new session's two writes commit without waiting for the WAL flush: each statement
+/// turns `synchronous_commit` off for its own transaction (here an explicit one, so that
+/// the setting can be read before it ends), and does its write.
+#[tokio::test]
+async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
+    let (_db, pool) = TestDb::migrated().await;
+    let user: uuid::Uuid = sqlx::query_scalar(
+        "insert into auth.users (email) values ('async@example.com') returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("user");
+    let setting = "select current_setting('synchronous_commit')";
+
+    let mut tx = pool.begin().await.expect("begin");
+    let before: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(before, "on");
+    let sid: uuid::Uuid = sqlx::query_scalar(app::auth::server::NEW_SESSION_ROW)
+        .bind(user)
+        .bind(3600.0_f64)
+        .bind("127.0.0.1")
+        .bind("test")
+        .fetch_one(&mut *tx)
+        .await
+        .expect("session row");
+    let after: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(after, "off");
+    tx.commit().await.expect("commit");
+    let rows: i64 = sqlx::query_scalar(
+        "select count(*) from app_private.user_sessions s join auth.users u on u.id = s.user_id
+         where s.id = $1 and s.user_id = $2 and u.last_sign_in_at is not null",
+    )
+    .bind(sid)
+    .bind(user)
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(rows, 1, "the row is written and the sign-in recorded");
+
+    let mut tx = pool.begin().await.expect("begin");
+    let inserted = sqlx::query(switchboard::sessions::NEW_RECORD)
+        .bind("a-record-id")
+        .bind(vec![1_u8, 2, 3])
+        .bind(time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .execute(&mut *tx)
+        .await
+        .expect("record")
+        .rows_affected();
+    assert_eq!(inserted, 1);
+    let after: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("read");
+    assert_eq!(after, "off");
+    tx.commit().await.expect("commit");
+
+    // Only for those transactions: the next one on the same connections waits again.
+    let again: String = sqlx::query_scalar(setting)
+        .fetch_one(&pool)
+        .await
+        .expect("read");
+    assert_eq!(again, "on");
+}
+
 /// A TCP proxy in front of the test database that holds each answer of the server back
 /// for `delay`, so that a transaction's opening spends that long waiting for `BEGIN` to be
 /// answered. Returns the port it listens on.
