@@ -341,7 +341,7 @@ async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
     .expect("user");
     let setting = "select current_setting('synchronous_commit')";
 
-    let mut tx = pool.begin().await.expect("begin");
+    let mut tx = app::db::begin(&pool).await.expect("begin");
     let before: String = sqlx::query_scalar(setting)
         .fetch_one(&mut *tx)
         .await
@@ -372,7 +372,7 @@ async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
     .expect("count");
     assert_eq!(rows, 1, "the row is written and the sign-in recorded");
 
-    let mut tx = pool.begin().await.expect("begin");
+    let mut tx = app::db::begin(&pool).await.expect("begin");
     let inserted = sqlx::query(switchboard::sessions::NEW_RECORD)
         .bind("a-record-id")
         .bind(vec![1_u8, 2, 3])
