@@ -339,14 +339,9 @@ async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
     .fetch_one(&pool)
     .await
     .expect("user");
-    let setting = "select current_setting('synchronous_commit')";
 
     let mut tx = app::db::begin(&pool).await.expect("begin");
-    let before: String = sqlx::query_scalar(setting)
-        .fetch_one(&mut *tx)
-        .await
-        .expect("read");
-    assert_eq!(before, "on");
+    assert_eq!(synchronous_commit(&mut tx).await, "on");
     let sid: uuid::Uuid = sqlx::query_scalar(app::auth::server::NEW_SESSION_ROW)
         .bind(user)
         .bind(3600.0_f64)
@@ -355,11 +350,7 @@ async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
         .fetch_one(&mut *tx)
         .await
         .expect("session row");
-    let after: String = sqlx::query_scalar(setting)
-        .fetch_one(&mut *tx)
-        .await
-        .expect("read");
-    assert_eq!(after, "off");
+    assert_eq!(synchronous_commit(&mut tx).await, "off");
     tx.commit().await.expect("commit");
     let rows: i64 = sqlx::query_scalar(
         "select count(*) from app_private.user_sessions s join auth.users u on u.id = s.user_id
@@ -382,19 +373,19 @@ async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
         .expect("record")
         .rows_affected();
     assert_eq!(inserted, 1);
-    let after: String = sqlx::query_scalar(setting)
-        .fetch_one(&mut *tx)
-        .await
-        .expect("read");
-    assert_eq!(after, "off");
+    assert_eq!(synchronous_commit(&mut tx).await, "off");
     tx.commit().await.expect("commit");
 
     // Only for those transactions: the next one on the same connections waits again.
-    let again: String = sqlx::query_scalar(setting)
-        .fetch_one(&pool)
+    let mut conn = pool.acquire().await.expect("acquire");
+    assert_eq!(synchronous_commit(&mut conn).await, "on");
+}
+
+async fn synchronous_commit(conn: &mut PgConnection) -> String {
+    sqlx::query_scalar("select current_setting('synchronous_commit')")
+        .fetch_one(conn)
         .await
-        .expect("read");
-    assert_eq!(again, "on");
+        .expect("read synchronous_commit")
 }
 
 /// A TCP proxy in front of the test database that holds each answer of the server back
