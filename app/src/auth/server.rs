@@ -555,7 +555,7 @@ pub const NEW_SESSION_ROW: &str =
 /// of 30 sign-ins: 1.2 → 0.55 and 0.55 → 0.25 ms). A crash can lose only the last moment's
 /// such commits, in WAL order (never the record without its row), and losing them only
 /// signs that browser out again. What ends a session (sign-out, revocation, the previous
-/// session's row deleted below) still waits for the flush.
+/// session's row deleted first) still waits for the flush.
 pub async fn establish(
     pool: &PgPool,
     session: &Session,
