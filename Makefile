@@ -13,13 +13,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Package lists are refreshed only when something is about to be installed.
 APT_INSTALL := $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 
-.PHONY: run test bench setup setup-test build-release help
+.PHONY: run test bench bench-islands setup setup-test build-release help
 
 help:
 	@echo "make run    build and serve on http://127.0.0.1:3000 (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test   unit, integration (real PostgreSQL) and browser tests"
 	@echo "make build-release   release build into target/release and target/site"
 	@echo "make bench  the benchmark suite (release build, 10k and 1M calls, wrk)"
+	@echo "make bench-islands  what an islands build of the public pages would ship (a probe)"
 
 # --split everywhere: every page but the landing page and sign-in is a lazy route,
 # compiled into a WASM module of its own that the browser fetches when it first shows
@@ -62,6 +63,11 @@ build-release: setup
 bench: build-release setup-test
 	@command -v wrk >/dev/null || { $(APT_INSTALL) wrk; }
 	bash bench/run.sh
+
+# What an islands build of the public pages would ship (README, "What the 120 KB first
+# visit would take"): a probe, not part of the product.
+bench-islands: setup
+	$(WASM_RELEASE_ENV) bash bench/islands.sh
 
 # --- set-up: each step runs only when its tool is missing or at another version ---
 
