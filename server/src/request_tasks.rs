@@ -13,6 +13,16 @@
 //! [`tasks_end_with_response`] aborts whatever is still running once the response's body
 //! has been sent or dropped. A task spawned outside any request (none, today) runs as
 //! before.
+//!
+//! Ending comes first: the request's tasks end before its body (which holds the page's
+//! reactive graph) is dropped, and ending waits for a poll of one of them that another
+//! worker thread has under way, then drops their futures itself. Before, the graph could
+//! be disposed while a task was being polled on the other thread, and when that task
+//! looked up a context (`use_context` walks up the owners holding a read lock) just as
+//! the last reference to a parent owner went away, its clean-up asked for a write lock
+//! the same thread held: the worker thread hung for good (seen once in three `make bench`
+//! runs: `gdb` showed the thread in `reactive_graph`'s `with_context`, and the server
+//! never exited).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -29,7 +39,7 @@ use axum::response::Response;
 use http_body::{Frame, SizeHint};
 use tokio::task::AbortHandle;
 
-/// The tasks one request spawned, to be aborted when it is over.
+/// The tasks one request spawned, to be ended when it is over.
 #[derive(Default)]
 pub struct TaskSet {
     state: Mutex<TaskSetState>,
@@ -37,37 +47,91 @@ pub struct TaskSet {
 
 #[derive(Default)]
 struct TaskSetState {
-    handles: Vec<AbortHandle>,
+    tasks: Vec<(AbortHandle, Arc<Slot>)>,
     ended: bool,
 }
 
+/// A request task's future. Its poll holds the lock, so whoever takes the future out
+/// (`TaskSet::end`) waits for a poll under way on another thread.
+type Slot = Mutex<Option<PinnedFuture<()>>>;
+
+thread_local! {
+    /// The slot whose future this thread is polling, if any.
+    static POLLING: RefCell<Option<Arc<Slot>>> = const { RefCell::new(None) };
+}
+
 impl TaskSet {
-    fn add(&self, handle: AbortHandle) {
+    fn add(&self, handle: AbortHandle, slot: Arc<Slot>) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.ended {
             // Spawned by a task of a request that is already over.
+            drop(state);
             handle.abort();
+            drop(take(&slot));
         } else {
-            state.handles.retain(|h| !h.is_finished());
-            state.handles.push(handle);
+            state.tasks.retain(|(h, _)| !h.is_finished());
+            state.tasks.push((handle, slot));
         }
     }
 
     fn is_empty(&self) -> bool {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.handles.iter().all(AbortHandle::is_finished)
+        state.tasks.iter().all(|(h, _)| h.is_finished())
     }
 
-    /// Aborts every task still running, and any spawned from now on.
+    /// Ends every task: aborts it, waits for a poll of it under way on another thread, and
+    /// drops its future here and now. Tasks spawned from now on are aborted at once.
     fn end(&self) {
-        let handles = {
+        let tasks = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.ended = true;
-            mem::take(&mut state.handles)
+            mem::take(&mut state.tasks)
         };
-        for handle in handles {
+        let mut futures = Vec::with_capacity(tasks.len());
+        for (handle, slot) in tasks {
             handle.abort();
+            // This thread cannot wait for its own poll (a task that ends its own request).
+            let own = POLLING.with_borrow(|p| p.as_ref().is_some_and(|p| Arc::ptr_eq(p, &slot)));
+            if !own {
+                futures.push(take(&slot));
+            }
         }
+        // Dropped after every lock is released: dropping a future can run Leptos's clean-up.
+        drop(futures);
+    }
+}
+
+/// Takes the future out of `slot`, waiting for a poll under way.
+fn take(slot: &Slot) -> Option<PinnedFuture<()>> {
+    slot.lock().unwrap_or_else(|e| e.into_inner()).take()
+}
+
+/// A request task as tokio runs it: polls the future in its slot with the request's task
+/// set current, and is done once the slot is empty (the request ended it).
+struct SlotTask {
+    set: Arc<TaskSet>,
+    slot: Arc<Slot>,
+}
+
+impl Future for SlotTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &*self;
+        let outside = POLLING.with_borrow_mut(|p| p.replace(Arc::clone(&this.slot)));
+        let result = {
+            let mut future = this.slot.lock().unwrap_or_else(|e| e.into_inner());
+            match future.as_mut() {
+                Some(future) => polled_in(&this.set, || future.as_mut().poll(cx)),
+                None => Poll::Ready(()),
+            }
+        };
+        POLLING.with_borrow_mut(|p| *p = outside);
+        if result.is_ready() {
+            // Finished: its future goes now, not when the request ends.
+            drop(this.slot.try_lock().ok().and_then(|mut f| f.take()));
+        }
+        result
     }
 }
 
@@ -88,21 +152,6 @@ fn polled_in<R>(set: &Arc<TaskSet>, poll: impl FnOnce() -> R) -> R {
     result
 }
 
-/// A future polled with `set` as the thread's current task set.
-struct InSet<F: ?Sized> {
-    set: Arc<TaskSet>,
-    inner: Pin<Box<F>>,
-}
-
-impl<F: Future + ?Sized> Future for InSet<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        polled_in(&this.set, || this.inner.as_mut().poll(cx))
-    }
-}
-
 /// Leptos's executor on the server: tokio, with each task noted in the task set of the
 /// request that spawned it.
 pub struct RequestExecutor;
@@ -111,11 +160,12 @@ impl CustomExecutor for RequestExecutor {
     fn spawn(&self, fut: PinnedFuture<()>) {
         match current() {
             Some(set) => {
-                let handle = tokio::spawn(InSet {
+                let slot = Arc::new(Mutex::new(Some(fut)));
+                let handle = tokio::spawn(SlotTask {
                     set: Arc::clone(&set),
-                    inner: fut,
+                    slot: Arc::clone(&slot),
                 });
-                set.add(handle.abort_handle());
+                set.add(handle.abort_handle(), slot);
             }
             None => {
                 tokio::spawn(fut);
@@ -189,19 +239,52 @@ impl Drop for EndTasks {
     }
 }
 
+/// The request's handling, polled with its task set current. Dropped unfinished (the
+/// client went away before the response was ready), it ends the request's tasks first.
+struct Handling<F: Future> {
+    set: Arc<TaskSet>,
+    inner: Pin<Box<F>>,
+    done: bool,
+}
+
+impl<F: Future> Handling<F> {
+    fn new(set: &Arc<TaskSet>, inner: F) -> Self {
+        Self {
+            set: Arc::clone(set),
+            inner: Box::pin(inner),
+            done: false,
+        }
+    }
+}
+
+impl<F: Future> Future for Handling<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let result = polled_in(&this.set, || this.inner.as_mut().poll(cx));
+        this.done = result.is_ready();
+        result
+    }
+}
+
+impl<F: Future> Drop for Handling<F> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Before `inner`, which holds the page's reactive graph, is dropped.
+            self.set.end();
+        }
+    }
+}
+
 /// Middleware: the tasks Leptos spawns for this request end with its response.
 pub async fn tasks_end_with_response(request: Request, next: Next) -> Response {
     let set = Arc::new(TaskSet::default());
-    // Also ends them if the client goes away before the response is ready.
-    let end = EndTasks(Arc::clone(&set));
-    let response = InSet {
-        set: Arc::clone(&set),
-        inner: Box::pin(next.run(request)),
-    }
-    .await;
+    let response = Handling::new(&set, next.run(request)).await;
     if set.is_empty() {
         return response;
     }
+    let end = EndTasks(set);
     response.map(|body| Body::new(EndsTasks { inner: body, end }))
 }
 
@@ -210,6 +293,13 @@ pub async fn tasks_end_with_response(request: Request, next: Next) -> Response {
 struct EndsTasks {
     inner: Body,
     end: EndTasks,
+}
+
+impl Drop for EndsTasks {
+    fn drop(&mut self) {
+        // Before `inner`, which holds the page's reactive graph, is dropped.
+        self.end.0.end();
+    }
 }
 
 impl http_body::Body for EndsTasks {
@@ -292,10 +382,7 @@ mod tests {
     async fn a_task_spawned_for_a_request_ends_when_its_body_is_done() {
         let set = Arc::new(TaskSet::default());
         let (tx, mut dropped) = oneshot::channel();
-        let spawned = InSet {
-            set: Arc::clone(&set),
-            inner: Box::pin(async { RequestExecutor.spawn(forever(tx)) }),
-        };
+        let spawned = Handling::new(&set, async { RequestExecutor.spawn(forever(tx)) });
         spawned.await;
         assert!(!set.is_empty(), "the task was noted in the request's set");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -315,11 +402,7 @@ mod tests {
         init();
         let set = Arc::new(TaskSet::default());
         let (tx, dropped) = oneshot::channel();
-        InSet {
-            set: Arc::clone(&set),
-            inner: Box::pin(async { leptos::task::spawn(forever(tx)) }),
-        }
-        .await;
+        Handling::new(&set, async { leptos::task::spawn(forever(tx)) }).await;
         assert!(
             !set.is_empty(),
             "Leptos's spawn went through RequestExecutor"
@@ -333,12 +416,49 @@ mod tests {
         let set = Arc::new(TaskSet::default());
         set.end();
         let (tx, dropped) = oneshot::channel();
-        InSet {
-            set: Arc::clone(&set),
-            inner: Box::pin(async { RequestExecutor.spawn(forever(tx)) }),
-        }
-        .await;
+        Handling::new(&set, async { RequestExecutor.spawn(forever(tx)) }).await;
         assert_dropped(dropped, "aborted at once").await;
+    }
+
+    /// The race that hung a worker thread: the request ends (its page about to be disposed)
+    /// while another thread is polling one of its tasks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ending_a_request_waits_for_its_tasks_poll_and_drops_the_task() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        struct Flag(Arc<AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, SeqCst);
+            }
+        }
+        let (polled_out, dropped) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (started, polling) = std::sync::mpsc::channel();
+        let task: PinnedFuture<()> = {
+            let (polled_out, flag) = (Arc::clone(&polled_out), Flag(Arc::clone(&dropped)));
+            Box::pin(async move {
+                let _flag = flag;
+                // One long poll on a worker thread.
+                let _ = started.send(());
+                std::thread::sleep(Duration::from_millis(200));
+                polled_out.store(true, SeqCst);
+                std::future::pending::<()>().await;
+            })
+        };
+        let set = Arc::new(TaskSet::default());
+        Handling::new(&set, async { RequestExecutor.spawn(task) }).await;
+        assert!(
+            polling.recv_timeout(Duration::from_secs(5)).is_ok(),
+            "the task's poll started"
+        );
+        set.end();
+        assert!(
+            polled_out.load(SeqCst),
+            "end returned while another thread was polling the task"
+        );
+        assert!(dropped.load(SeqCst), "end dropped the task's future itself");
     }
 
     #[tokio::test]
