@@ -108,6 +108,9 @@ for size in 10k 1m; do
     log "== 60 s of dashboard load for memory"
     wrk -t2 -c"$CONNECTIONS" -d60s -H "Cookie: $cookie" "$BASE/dashboard" >/dev/null
     RESULT["rss_kib"]=$(ps -o rss= -p "$SERVER_PID" | tr -d ' ')
+    # What that RSS is made of, so that a high figure can be explained after the run.
+    RESULT["rss_detail"]=$(awk '/^(Anonymous|AnonHugePages|Rss_File|Private_Dirty):/ { printf "%s %s KiB ", $1, $2 }' \
+      "/proc/$SERVER_PID/smaps_rollup" 2>/dev/null || true)
     log "== sign-in latency vs a bare argon2id verify"
     # Interleaved, 10 of each at a time, so that a slower minute of the shared machine
     # weighs on both sides alike; the p50 of each side's 40 samples.
@@ -124,6 +127,8 @@ for size in 10k 1m; do
     log "== RLS cost"
     RESULT["rls"]=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error "$BIN" rls-bench --email "$email" --iterations 2000)
   fi
+  # The server's log of this size's runs: a panic or an error would explain an odd figure.
+  RESULT["$size log"]="$(grep -ci 'panic' "$WORK/server-$port.log" || true) panics, $(grep -c 'ERROR' "$WORK/server-$port.log" || true) errors, $(grep -c 'WARN' "$WORK/server-$port.log" || true) warnings"
   stop_server
 done
 
@@ -172,7 +177,8 @@ stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   echo "growth 1M/10k, median p50 of 5 interleaved rounds: dashboard $d1m vs $d10 ms, $(ratio "$d1m" "$d10")x; calls $c1m vs $c10 ms, $(ratio "$c1m" "$c10")x"
   echo "sign-in p50 ${RESULT[signin_p50_ms]} ms vs argon2id verify p50 ${RESULT[argon2_p50_ms]} ms: $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_p50_ms]}")x"
   echo "RLS: ${RESULT[rls]}"
-  echo "server RSS after 60 s of dashboard load: ${RESULT[rss_kib]} KiB"
+  echo "server RSS after 60 s of dashboard load: ${RESULT[rss_kib]} KiB (${RESULT[rss_detail]% })"
+  echo "server log, 1M runs: ${RESULT["1m log"]}"
   echo "cold start to /readyz: 10k ${RESULT["10k cold_start_s"]} s, 1M ${RESULT["1m cold_start_s"]} s"
   echo "release WASM main module: $wasm_raw B raw, $wasm_gz B gzip -9 (all modules $wasm_all_gz B gzip); first visit to /auth/signin: $first_visit B gzip"
   echo "$LOAD_LINE"
