@@ -30,6 +30,7 @@ use std::mem;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::thread::LocalKey;
 
 use any_spawner::{CustomExecutor, Executor, PinnedFuture, PinnedLocalFuture};
 use axum::body::{Body, Bytes};
@@ -118,15 +119,14 @@ impl Future for SlotTask {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &*self;
-        let outside = POLLING.with_borrow_mut(|p| p.replace(Arc::clone(&this.slot)));
         let result = {
+            let _polling = for_now(&POLLING, Arc::clone(&this.slot));
             let mut future = this.slot.lock().unwrap_or_else(|e| e.into_inner());
             match future.as_mut() {
                 Some(future) => polled_in(&this.set, || future.as_mut().poll(cx)),
                 None => Poll::Ready(()),
             }
         };
-        POLLING.with_borrow_mut(|p| *p = outside);
         if result.is_ready() {
             // Finished: its future goes now, not when the request ends.
             drop(this.slot.try_lock().ok().and_then(|mut f| f.take()));
@@ -144,12 +144,31 @@ fn current() -> Option<Arc<TaskSet>> {
     CURRENT.with_borrow(Clone::clone)
 }
 
-/// Runs `poll` with `set` as the thread's current task set, then puts back what was there.
+/// Runs `poll` with `set` as the thread's current task set, then puts back what was there
+/// (also when `poll` panics).
 fn polled_in<R>(set: &Arc<TaskSet>, poll: impl FnOnce() -> R) -> R {
-    let outside = CURRENT.with_borrow_mut(|c| c.replace(Arc::clone(set)));
-    let result = poll();
-    CURRENT.with_borrow_mut(|c| *c = outside);
-    result
+    let _current = for_now(&CURRENT, Arc::clone(set));
+    poll()
+}
+
+/// Sets a thread-local until the returned guard is dropped, then puts back what was there.
+fn for_now<T: 'static>(key: &'static LocalKey<RefCell<Option<T>>>, value: T) -> Restore<T> {
+    let outside = key.with_borrow_mut(|c| c.replace(value));
+    Restore { key, outside }
+}
+
+/// Puts a thread-local back as it was: when a poll ends, or unwinds from a panic (tokio
+/// catches a task's panic and the worker thread goes on to poll other tasks).
+struct Restore<T: 'static> {
+    key: &'static LocalKey<RefCell<Option<T>>>,
+    outside: Option<T>,
+}
+
+impl<T> Drop for Restore<T> {
+    fn drop(&mut self) {
+        let outside = self.outside.take();
+        self.key.with_borrow_mut(|c| *c = outside);
+    }
 }
 
 /// Leptos's executor on the server: tokio, with each task noted in the task set of the
@@ -420,6 +439,17 @@ mod tests {
         let (tx, dropped) = oneshot::channel();
         Handling::new(&set, async { RequestExecutor.spawn(forever(tx)) }).await;
         assert_dropped(dropped, "aborted at once").await;
+    }
+
+    #[test]
+    fn a_panicking_poll_puts_the_threads_task_set_back() {
+        let set = Arc::new(TaskSet::default());
+        let panicked = std::panic::catch_unwind(|| polled_in(&set, || panic!("in a task")));
+        assert!(panicked.is_err());
+        assert!(
+            current().is_none(),
+            "a later poll on this thread would count as the request's"
+        );
     }
 
     /// The race that hung a worker thread: the request ends (its page about to be disposed)
