@@ -251,15 +251,6 @@ fn quiet_disposed_reads() {
     }));
 }
 
-/// Ends the request's tasks when dropped.
-struct EndTasks(Arc<TaskSet>);
-
-impl Drop for EndTasks {
-    fn drop(&mut self) {
-        self.0.end();
-    }
-}
-
 /// The request's handling, polled with its task set current. Dropped unfinished (the
 /// client went away before the response was ready), it ends the request's tasks first.
 struct Handling<F: Future> {
@@ -305,21 +296,20 @@ pub async fn tasks_end_with_response(request: Request, next: Next) -> Response {
     if set.is_empty() {
         return response;
     }
-    let end = EndTasks(set);
-    response.map(|body| Body::new(EndsTasks { inner: body, end }))
+    response.map(|body| Body::new(EndsTasks { inner: body, set }))
 }
 
 /// A response body that ends its request's tasks once it has been sent or dropped, and
 /// is polled with their task set current (the page's last chunks can still spawn).
 struct EndsTasks {
     inner: Body,
-    end: EndTasks,
+    set: Arc<TaskSet>,
 }
 
 impl Drop for EndsTasks {
     fn drop(&mut self) {
         // Before `inner`, which holds the page's reactive graph, is dropped.
-        self.end.0.end();
+        self.set.end();
     }
 }
 
@@ -332,7 +322,7 @@ impl http_body::Body for EndsTasks {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = &mut *self;
-        polled_in(&this.end.0, || Pin::new(&mut this.inner).poll_frame(cx))
+        polled_in(&this.set, || Pin::new(&mut this.inner).poll_frame(cx))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -411,7 +401,7 @@ mod tests {
 
         let body = EndsTasks {
             inner: Body::from("page"),
-            end: EndTasks(Arc::clone(&set)),
+            set: Arc::clone(&set),
         };
         let bytes = body.collect().await.map(|b| b.to_bytes());
         assert_eq!(bytes.ok().as_deref(), Some(&b"page"[..]));
