@@ -153,3 +153,31 @@ test("a session ended from another browser sends this one to sign in at its next
   await first.close();
   await second.close();
 });
+
+test("the sign-in page loads no WASM until the visitor touches it, then works without a page load", async ({ page }) => {
+  const wasm: string[] = [];
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.endsWith(".wasm")) wasm.push(request.url());
+  });
+  let loads = 0;
+  page.on("load", () => (loads += 1));
+
+  await page.goto("/auth/signin");
+  await page.waitForLoadState("networkidle");
+  expect(wasm).toEqual([]);
+
+  // Typing is the first interaction: the bundle loads meanwhile, and what was typed stays.
+  const email = uniqueEmail("lazy");
+  await page.getByLabel("Email", { exact: true }).fill(email);
+  await expect.poll(() => wasm.length).toBeGreaterThan(0);
+  await waitForHydration(page);
+  await expect(page.getByLabel("Email", { exact: true })).toHaveValue(email);
+
+  // Hydrated: a refused sign-in is answered next to the form, without a page load.
+  const loadsBefore = loads;
+  await page.getByLabel("Password").fill("not the password at all");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText("Incorrect email or password");
+  await expect(page.getByLabel("Email", { exact: true })).toHaveValue(email);
+  expect(loads).toBe(loadsBefore);
+});

@@ -44,8 +44,12 @@ export function uniqueEmail(prefix: string): string {
   return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
 }
 
-/// Waits until the WASM bundle has loaded and hydrated the page.
+/// Waits until the WASM bundle has loaded and hydrated the page. The sign-in and other
+/// /auth pages load it at the visitor's first interaction, so the mouse moves over the
+/// page first, as a person's would.
 export async function waitForHydration(page: Page): Promise<void> {
+  await page.mouse.move(10, 10);
+  await page.mouse.move(40, 40);
   await page.waitForFunction(() =>
     performance.getEntriesByType("resource").some((entry) => entry.name.endsWith(".wasm")),
   );

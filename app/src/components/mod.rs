@@ -3,4 +3,5 @@
 pub mod data;
 pub mod forms;
 pub mod guard;
+pub mod hydration;
 pub mod layout;
