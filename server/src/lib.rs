@@ -154,7 +154,7 @@ impl Database {
             }
         };
         let settings = db::PoolSettings {
-            max_connections: config.max_connections(),
+            max_connections: config.max_connections(embedded.is_some()),
             acquire_timeout: config.acquire_timeout(),
         };
         let pool = db::connect(&url, &settings)
