@@ -16,10 +16,12 @@ pub fn hydrates_on_interaction(path: &str) -> bool {
 
 /// The events that start a lazily hydrated page's WASM. `pointerover` fires as soon as a
 /// mouse moves over the page, so on a desktop the download starts long before a click.
+#[cfg(feature = "ssr")]
 const INTERACTIONS: &str = r#"["pointerover", "pointerdown", "touchstart", "keydown", "focusin"]"#;
 
 /// The inline module that loads the bundle at the first of `INTERACTIONS` and hydrates
 /// the page, as Leptos's own hydration script does at once.
+#[cfg(feature = "ssr")]
 fn lazy_script(js: &str, wasm: &str) -> String {
     format!(
         "(function (js, wasm, events) {{
@@ -88,6 +90,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "ssr")]
     #[test]
     fn the_lazy_script_loads_the_named_files_once() {
         let script = lazy_script("/pkg/switchboard.js", "/pkg/switchboard.wasm");
