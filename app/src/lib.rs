@@ -12,6 +12,7 @@ pub mod resource;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod text;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

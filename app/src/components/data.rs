@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::components::guard::SignInRedirect;
 use crate::errors::AppError;
 use crate::org::CallRow;
+use crate::text::{push_digits, push_padded};
 
 /// Shows an error in place of a page's content. Not found (also: another organization's
 /// id) answers 404 during SSR, exactly like an id that does not exist. A session that
@@ -48,11 +49,24 @@ pub fn StatusBadge(status: String) -> impl IntoView {
 
 /// The classes of a status's badge, shared by [`StatusBadge`] and [`CallRows`].
 pub fn badge_class(status: &str) -> String {
-    format!("badge badge-{status}")
+    ["badge badge-", status].concat()
 }
 
+/// `4:05` for 245 seconds.
 pub fn duration_text(seconds: i32) -> String {
-    format!("{}:{:02}", seconds / 60, seconds % 60)
+    let mut text = String::new();
+    push_duration(&mut text, seconds);
+    text
+}
+
+fn push_duration(out: &mut String, seconds: i32) {
+    if seconds < 0 {
+        out.push('-');
+    }
+    let seconds = seconds.unsigned_abs();
+    push_digits(out, u64::from(seconds / 60));
+    out.push(':');
+    push_padded(out, u64::from(seconds % 60), 2);
 }
 
 /// The calls table used by the dashboard and the calls page. Its rows are rendered as
@@ -111,11 +125,13 @@ impl CallRows {
             out.push_str("</td><td>");
             escape_into(&mut out, &call.from_number);
             out.push_str("</td><td><span class=\"");
-            escape_into(&mut out, &badge_class(&call.status));
+            // `badge_class`, with the status escaped.
+            out.push_str("badge badge-");
+            escape_into(&mut out, &call.status);
             out.push_str("\">");
             escape_into(&mut out, &call.status);
             out.push_str("</span></td><td>");
-            out.push_str(&duration_text(call.duration_seconds));
+            push_duration(&mut out, call.duration_seconds);
             out.push_str("</td><td class=\"summary\">");
             escape_into(&mut out, &call.summary);
             out.push_str("</td></tr>");
@@ -175,23 +191,6 @@ fn push_tenths(out: &mut String, value: i64) {
     push_digits(out, value / 10);
     out.push('.');
     push_digits(out, value % 10);
-}
-
-fn push_digits(out: &mut String, mut value: u64) {
-    let mut digits = [0_u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        // `value % 10` is below 10.
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    for &digit in &digits[at..] {
-        out.push(char::from(digit));
-    }
 }
 
 /// The calls-per-day chart, ready to render: its text alternative and the SVG markup of
@@ -291,6 +290,20 @@ mod tests {
             escape_html("<script>x</script> & \"q\" 'a'"),
             "&lt;script&gt;x&lt;/script&gt; &amp; &quot;q&quot; &#39;a&#39;"
         );
+    }
+
+    #[test]
+    fn durations_are_minutes_and_two_digit_seconds() {
+        for (seconds, text) in [
+            (0, "0:00"),
+            (5, "0:05"),
+            (245, "4:05"),
+            (3600, "60:00"),
+            (-65, "-1:05"),
+        ] {
+            assert_eq!(duration_text(seconds), text);
+        }
+        assert_eq!(badge_class("missed"), "badge badge-missed");
     }
 
     #[test]
