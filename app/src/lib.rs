@@ -15,7 +15,7 @@ pub mod state;
 pub mod text;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{FlatRoutes, Route, Router},
     Lazy, ParamSegment, SsrMode, StaticSegment,
@@ -62,6 +62,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // In the shell, not as leptos_meta's `Stylesheet` in `App`: the document's
+                // head stays through client-side navigation, and that component (a `Link`
+                // of sixteen optional attributes, moved into the head) cost ~15,000
+                // instructions a page on the server. `id="leptos"` is what cargo-leptos's
+                // live reload swaps.
+                <link rel="stylesheet" id="leptos" href="/pkg/switchboard.css"/>
                 <AutoReload options=options.clone()/>
                 <Hydration options/>
                 <MetaTags/>
@@ -79,7 +85,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/switchboard.css"/>
         <Title formatter=|text: String| {
             if text.is_empty() { "Switchboard".to_owned() } else { format!("{text} · Switchboard") }
         }/>

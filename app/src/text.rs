@@ -5,8 +5,6 @@
 //! times are dates, and with `format!` those were most of the page's own cost (callgrind:
 //! ~60,000 instructions a dashboard for the dates alone, 5% of the server's work for it).
 
-use chrono::{Datelike, NaiveDate};
-
 /// Appends `value` in decimal.
 pub fn push_digits(out: &mut String, value: u64) {
     push_padded(out, value, 1);
@@ -33,7 +31,9 @@ pub fn push_padded(out: &mut String, mut value: u64, width: usize) {
 }
 
 /// Appends `2026-01-31` (what `{:04}-{:02}-{:02}` of its year, month and day writes).
-pub fn push_date(out: &mut String, day: NaiveDate) {
+#[cfg(feature = "ssr")]
+pub fn push_date(out: &mut String, day: chrono::NaiveDate) {
+    use chrono::Datelike;
     let year = day.year();
     if year < 0 {
         out.push('-');
@@ -71,8 +71,10 @@ mod tests {
         assert_eq!(out, "1234567890");
     }
 
+    #[cfg(feature = "ssr")]
     #[test]
     fn dates_are_written_as_format_writes_them() {
+        use chrono::{Datelike, NaiveDate};
         for (y, m, d) in [
             (2026, 1, 31),
             (987, 3, 4),
