@@ -154,3 +154,26 @@ test("after signing in, the dashboard's data is requested while its page module 
   expect(dataRequested).toBeGreaterThan(0);
   expect(dataRequested).toBeLessThan(moduleReleased);
 });
+
+test("a page loaded whole hydrates from the data it carries, quotes and all, without asking for it again", async ({ browser }) => {
+  // Resources travel in the page as JSON with `"` and `'` swapped (app/src/resource.rs): a
+  // name with both must come back as it was, and a value that failed to decode would be
+  // fetched again.
+  const name = `O'Brien "Plumbing" & Sons`;
+  const { page } = await signUp(browser, name);
+  const requested: string[] = [];
+  page.on("request", (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.startsWith("/api/")) requested.push(path);
+  });
+
+  await page.goto("/dashboard");
+  await waitForHydration(page);
+  await expect(page.getByTestId("organization-name")).toHaveText(name);
+  expect(requested).toEqual([]);
+
+  // Hydrated: the navigation's links now move between pages in the browser.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Calls" }).click();
+  await expect(page).toHaveURL(/\/calls$/);
+  expect(requested).toContain("/api/org/calls");
+});
