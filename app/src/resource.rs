@@ -10,7 +10,7 @@
 //!
 //! Leptos writes each resource's encoded text into the page as a JavaScript string literal
 //! with Rust's `{:?}`, which copies runs of printable ASCII at once but escapes every `"`
-//! and `\\` one character at a time. JSON is full of `"`: a dashboard's 4.8 KB of it cost
+//! and `\` one character at a time. JSON is full of `"`: a dashboard's 4.8 KB of it cost
 //! ~140,000 instructions a page in that escaping alone, 11% of the server's work for the
 //! page (callgrind, README "Measured"). So [`Json`] hands Leptos the JSON with `"` and `'`
 //! swapped (a byte swap of two ASCII characters, undone before decoding): what it writes
