@@ -47,9 +47,12 @@ pub fn StatusBadge(status: String) -> impl IntoView {
     view! { <span class=class>{status}</span> }
 }
 
+/// What a status badge's classes start with; the status follows.
+const BADGE_CLASS_PREFIX: &str = "badge badge-";
+
 /// The classes of a status's badge, shared by [`StatusBadge`] and [`CallRows`].
 pub fn badge_class(status: &str) -> String {
-    ["badge badge-", status].concat()
+    [BADGE_CLASS_PREFIX, status].concat()
 }
 
 /// `4:05` for 245 seconds.
@@ -126,7 +129,7 @@ impl CallRows {
             escape_into(&mut out, &call.from_number);
             out.push_str("</td><td><span class=\"");
             // `badge_class`, with the status escaped.
-            out.push_str("badge badge-");
+            out.push_str(BADGE_CLASS_PREFIX);
             escape_into(&mut out, &call.status);
             out.push_str("\">");
             escape_into(&mut out, &call.status);
