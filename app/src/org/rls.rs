@@ -1,5 +1,6 @@
 //! `RlsTx`: a transaction that runs as `authenticated` with the session user's claims, the
-//! way PostgREST runs a request. Both settings are transaction-local, so they end with it.
+//! way PostgREST runs a request, with the user's organizations read once for its read
+//! policies. Every setting is transaction-local, so they all end with it.
 
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
@@ -10,7 +11,24 @@ pub struct RlsTx {
     tx: Transaction<'static, Postgres>,
 }
 
-/// Makes the rest of the caller's transaction run as `authenticated` with `auth`'s claims.
+/// Binds the claims and the user's id. The read policies compare each row's organization
+/// with the ids in `switchboard.member_org_ids`, kept for the user named by
+/// `switchboard.member_org_ids_for` (migration `20261204000001`); without them, the first
+/// check of the transaction reads the memberships itself. Read here, in the statement that
+/// sets the claims, as the login role (the role changes only after the columns before it
+/// are evaluated, and the plan was made for the login role, which bypasses RLS): one index
+/// read in a statement that was sent anyway.
+const ACT_AS: &str = "select
+    set_config('switchboard.member_org_ids',
+               coalesce((select array_agg(m.organization_id) from public.memberships m
+                         where m.user_id = $2::uuid), '{}')::text, true),
+    set_config('switchboard.member_org_ids_for', $2, true),
+    set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true),
+    set_config('request.jwt.claim.sub', $2, true)";
+
+/// Makes the rest of the caller's transaction run as `authenticated` with `auth`'s claims,
+/// and reads the user's organizations for its read policies once, before the switch (see
+/// `ACT_AS`).
 ///
 /// One prepared statement after `BEGIN`. Measured against `SELECT set_config(…literal…);
 /// BEGIN` sent as one simple query (a round trip less): PostgreSQL parses and plans a
@@ -19,14 +37,11 @@ pub struct RlsTx {
 /// one prepared statement instead (`app_private.org_dashboard_as`, see `OrgStore::dashboard`).
 pub async fn act_as(tx: &mut PgConnection, auth: &Authenticated) -> Result<(), sqlx::Error> {
     let (claims, sub) = claims(auth);
-    sqlx::query(
-        "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true),
-                set_config('request.jwt.claim.sub', $2, true)",
-    )
-    .bind(claims)
-    .bind(sub)
-    .execute(tx)
-    .await?;
+    sqlx::query(ACT_AS)
+        .bind(claims)
+        .bind(sub)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 

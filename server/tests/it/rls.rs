@@ -437,18 +437,20 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
     let outsider = w.users["outsider"];
     assert_eq!(dashboard(outsider, w.org_a).await, None, "no membership");
 
-    let (user, sub, claims): (String, String, String) = sqlx::query_as(
+    let (user, sub, claims, org_ids): (String, String, String, String) = sqlx::query_as(
         "select current_user::text, coalesce(current_setting('request.jwt.claim.sub', true), ''),
-                coalesce(current_setting('request.jwt.claims', true), '')",
+                coalesce(current_setting('request.jwt.claims', true), ''),
+                coalesce(current_setting('switchboard.member_org_ids_for', true), '')
+                  || coalesce(current_setting('switchboard.member_org_ids', true), '')",
     )
     .fetch_one(&pool)
     .await
     .expect("settings");
     assert_ne!(user, "authenticated", "the role ended with the statement");
     assert_eq!(
-        (sub.as_str(), claims.as_str()),
-        ("", ""),
-        "so did the claims"
+        (sub.as_str(), claims.as_str(), org_ids.as_str()),
+        ("", "", ""),
+        "so did the claims and the organizations read for the policies"
     );
 
     for role in ["authenticated", "anon"] {
@@ -472,4 +474,114 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
             "{role}: {refused}"
         );
     }
+}
+
+/// The read policies use the organizations a transaction read for its user
+/// (`app_private.member_org_ids`, migration 20261204000001). They must be read anew when the
+/// transaction becomes someone else (Supabase Realtime checks several subscribers in one)
+/// and when a membership changes in it, and ids written for another user must be ignored.
+#[tokio::test]
+async fn the_organizations_kept_for_a_transaction_follow_its_user_and_its_memberships() {
+    let (_db, pool) = TestDb::migrated().await;
+    let w = world(&pool).await;
+    let mut tx = app::db::begin(&pool).await.expect("begin");
+    let tx = &mut *tx;
+    async fn become_user(tx: &mut sqlx::PgConnection, user: Uuid, with_sub: bool) {
+        let claims = serde_json::json!({ "sub": user, "role": "authenticated" }).to_string();
+        // PostgREST sets only the claims object; the app also sets the id alone.
+        let sub = if with_sub {
+            user.to_string()
+        } else {
+            String::new()
+        };
+        sqlx::query(
+            "select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true),
+                    set_config('request.jwt.claim.sub', $2, true)",
+        )
+        .bind(claims)
+        .bind(sub)
+        .execute(tx)
+        .await
+        .expect("become the user");
+    }
+    async fn visible(tx: &mut sqlx::PgConnection) -> Vec<String> {
+        sqlx::query_scalar(
+            "select o.name || ':' || (select count(*) from public.calls c where c.organization_id = o.id)
+                           || ':' || (select count(*) from public.agents a where a.organization_id = o.id)
+             from public.organizations o order by o.name",
+        )
+        .fetch_all(tx)
+        .await
+        .expect("read as the user")
+    }
+    async fn as_system(tx: &mut sqlx::PgConnection, sql: &str, user: Uuid, org: Uuid) {
+        sqlx::query("select set_config('role', 'none', true)")
+            .execute(&mut *tx)
+            .await
+            .expect("back to the login role");
+        sqlx::query(sql)
+            .bind(user)
+            .bind(org)
+            .execute(&mut *tx)
+            .await
+            .expect("membership change");
+    }
+    let (owner_a, owner_b, outsider) = (
+        w.user(Actor::OwnerA).expect("owner a"),
+        w.user(Actor::OwnerB).expect("owner b"),
+        w.users["outsider"],
+    );
+
+    for with_sub in [false, true] {
+        become_user(tx, owner_a, with_sub).await;
+        assert_eq!(
+            visible(tx).await,
+            ["A:1:1"],
+            "owner of A, sub set: {with_sub}"
+        );
+        become_user(tx, owner_b, with_sub).await;
+        assert_eq!(
+            visible(tx).await,
+            ["B:1:1"],
+            "then owner of B in the same transaction"
+        );
+        become_user(tx, outsider, with_sub).await;
+        assert!(
+            visible(tx).await.is_empty(),
+            "then a user of no organization"
+        );
+    }
+
+    // A membership added, then removed, in the transaction counts at once.
+    as_system(
+        tx,
+        "insert into public.memberships (user_id, organization_id, role) values ($1, $2, 'viewer')",
+        outsider,
+        w.org_b,
+    )
+    .await;
+    become_user(tx, outsider, true).await;
+    assert_eq!(visible(tx).await, ["B:1:1"], "after joining B");
+    as_system(
+        tx,
+        "delete from public.memberships where user_id = $1 and organization_id = $2",
+        outsider,
+        w.org_b,
+    )
+    .await;
+    become_user(tx, outsider, true).await;
+    assert!(visible(tx).await.is_empty(), "after leaving B");
+
+    // Ids kept for someone else are not used: B's organizations, marked as read for A,
+    // while the claims name the outsider.
+    sqlx::query(
+        "select set_config('switchboard.member_org_ids', $1, true),
+                set_config('switchboard.member_org_ids_for', $2, true)",
+    )
+    .bind(format!("{{{}}}", w.org_b))
+    .bind(owner_a.to_string())
+    .execute(&mut *tx)
+    .await
+    .expect("stale settings");
+    assert!(visible(tx).await.is_empty(), "ids kept for another user");
 }
