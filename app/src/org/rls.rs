@@ -48,7 +48,7 @@ pub async fn act_as(tx: &mut PgConnection, auth: &Authenticated) -> Result<(), s
 /// The user's claims as PostgREST sets them (`request.jwt.claims`), and the user's id
 /// alone (`request.jwt.claim.sub`, which `auth.uid()` reads before parsing the claims
 /// object as JSON each time a policy asks: ~2 us, once per table a statement reads).
-pub(crate) fn claims(auth: &Authenticated) -> (String, String) {
+pub fn claims(auth: &Authenticated) -> (String, String) {
     let claims = serde_json::json!({
         "sub": auth.user.id,
         "role": "authenticated",
