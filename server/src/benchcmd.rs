@@ -2,7 +2,7 @@
 //! argon2id verifies, and the dashboard's statement under RLS against the same statement run
 //! as the table owner.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use app::auth::server::{Authenticated, PasswordHasher, Verification};
 use app::auth::SessionUser;
@@ -21,11 +21,19 @@ pub fn p50(mut samples: Vec<f64>) -> f64 {
 /// Milliseconds of each of `iterations` argon2id verifies with the app's parameters, one
 /// at a time, after one uncounted verify: a new process's first verify also pays for
 /// mapping its 19 MiB of memory (~40 against ~21 ms), which a running server has done.
-pub async fn argon2_samples(iterations: u32) -> Result<Vec<f64>, AppError> {
+///
+/// With a `pause` before each verify, the machine is idle before each hash as it is before
+/// a sign-in's (the client's next request, the account read). On these virtual machines
+/// that alone makes the same hash slower (`bench/HISTORY.md`, 2026-12-04, a thirteenth
+/// machine), so the benchmark reports the sign-in against both.
+pub async fn argon2_samples(iterations: u32, pause: Duration) -> Result<Vec<f64>, AppError> {
     let hasher = PasswordHasher::new(1);
     let hash = hasher.hash("benchmark password".to_owned()).await?;
     let mut samples = Vec::new();
     for i in 0..=iterations.max(1) {
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
         let started = Instant::now();
         let verified = hasher
             .verify("benchmark password".to_owned(), Some(hash.clone()))

@@ -49,6 +49,9 @@ pub enum Command {
         /// Print every verify's milliseconds, one per line, instead of the median.
         #[arg(long)]
         each: bool,
+        /// Sleep this long before each verify, as a server waits between sign-ins.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
     },
     /// Benchmark helper: the dashboard's queries under RLS vs as the table owner.
     #[command(hide = true)]

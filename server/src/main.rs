@@ -25,8 +25,13 @@ async fn main() -> ExitCode {
             };
             switchboard::run_seed(cli.config, options).await
         }
-        Command::Argon2Bench { iterations, each } => {
-            match switchboard::benchcmd::argon2_samples(iterations).await {
+        Command::Argon2Bench {
+            iterations,
+            each,
+            pause_ms,
+        } => {
+            let pause = std::time::Duration::from_millis(pause_ms);
+            match switchboard::benchcmd::argon2_samples(iterations, pause).await {
                 Ok(samples) if each => {
                     for ms in samples {
                         switchboard::print_line(format_args!("{ms:.3}"));
