@@ -20,8 +20,8 @@ pub struct RlsTx {
 /// read in a statement that was sent anyway.
 const ACT_AS: &str = "select
     set_config('switchboard.member_org_ids',
-               coalesce((select array_agg(m.organization_id) from public.memberships m
-                         where m.user_id = $2::uuid), '{}')::text, true),
+               array(select m.organization_id from public.memberships m
+                     where m.user_id = $2::uuid)::text, true),
     set_config('switchboard.member_org_ids_for', $2, true),
     set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true),
     set_config('request.jwt.claim.sub', $2, true)";
