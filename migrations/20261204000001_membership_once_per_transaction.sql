@@ -12,12 +12,12 @@
 -- `switchboard.member_org_ids_for` (the claims they were read for), and every read policy
 -- compares the row's organization with them through `app_private.member_org_ids()`.
 -- callgrind, PostgreSQL 15, the dashboard's statement on a 1M database (instructions):
--- 1,113,160 as the table owner; 1,485,138 under the old policies (1.33×); 1,308,378 now
--- with the ids read by the app (1.18×), which costs 61,000 more in its `act_as` statement
--- (93,549 → 154,822; a table read's check went from ~62,000 to ~31,000, so a statement
+-- 1,113,160 as the table owner; 1,485,138 under the old policies (1.33×); 1,329,304 now
+-- with the ids read by the app (1.19×), which costs 61,000 more in its `act_as` statement
+-- (93,549 → 154,822; a table read's check went from ~62,000 to ~36,000, so a statement
 -- that reads two tables costs about the same as before, and one that reads one a little more);
--- 1,412,428 with the ids read by the first check (1.27×). The app's one-statement
--- dashboard (`org_dashboard_as`, becoming the user included): 1,574,687 → 1,444,936 (−8%).
+-- 1,433,127 with the ids read by the first check (1.29×). The app's one-statement
+-- dashboard (`org_dashboard_as`, becoming the user included): 1,574,687 → 1,469,405 (−7%).
 --
 -- Why it is as safe as the subplan:
 -- - The ids are always read by the database from `public.memberships`, never taken from
@@ -76,10 +76,10 @@ revoke all on function app_private.load_member_org_ids() from public, anon;
 grant execute on function app_private.load_member_org_ids() to authenticated;
 
 -- The caller's organizations, for the read policies: what this transaction read for the
--- same claims, or else a new read. Called once per table scan (an index condition's value),
--- never per row. A function rather than the same test inlined into each policy: callgrind
--- counted the inlined expression at ~46,000 instructions per table read (the permission
--- check of each function and operator in it at executor start-up), this at ~31,000.
+-- same claims, or else a new read. A function rather than the same test inlined into each
+-- policy: callgrind counted the inlined expression at ~46,000 instructions per table read
+-- (the permission check of each function and operator in it at executor start-up), this
+-- at ~36,000.
 create or replace function app_private.member_org_ids() returns uuid[]
 language plpgsql stable as $$
 declare
@@ -110,18 +110,24 @@ create trigger memberships_forget_member_org_ids
   after insert or update or delete or truncate on public.memberships
   for each statement execute function app_private.forget_member_org_ids();
 
+-- Each policy calls it through a scalar subquery, an InitPlan: once per table a statement
+-- reads, whatever the plan. A bare call is evaluated once per scan only where it becomes
+-- an index condition; in a filter (PostgreSQL scans the 1,000 organizations of the
+-- benchmark's database sequentially) it would run for every row. The InitPlan costs ~2%
+-- of the dashboard's statement (1,303,347 → 1,329,304 instructions). The cast only makes
+-- the subquery an array expression, not `= any (subquery)`.
 drop policy if exists organizations_select on public.organizations;
 create policy organizations_select on public.organizations for select to authenticated
-  using (id = any (app_private.member_org_ids()));
+  using (id = any ((select app_private.member_org_ids())::uuid[]));
 drop policy if exists agents_select on public.agents;
 create policy agents_select on public.agents for select to authenticated
-  using (organization_id = any (app_private.member_org_ids()));
+  using (organization_id = any ((select app_private.member_org_ids())::uuid[]));
 drop policy if exists calls_select on public.calls;
 create policy calls_select on public.calls for select to authenticated
-  using (organization_id = any (app_private.member_org_ids()));
+  using (organization_id = any ((select app_private.member_org_ids())::uuid[]));
 drop policy if exists call_stats_daily_select on public.call_stats_daily;
 create policy call_stats_daily_select on public.call_stats_daily for select to authenticated
-  using (organization_id = any (app_private.member_org_ids()));
+  using (organization_id = any ((select app_private.member_org_ids())::uuid[]));
 
 -- As in 20261203000003, and it reads the user's organizations for the policies as the
 -- login role, before becoming the user, the way `act_as` in app/src/org/rls.rs does. No
