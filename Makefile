@@ -54,9 +54,34 @@ WASM_RELEASE_ENV := RUSTC_BOOTSTRAP=1 \
 WASM_RELEASE_ARGS := --lib-cargo-args=-Zbuild-std=std,panic_abort \
   --lib-cargo-args=-Zbuild-std-features=optimize_for_size
 
+# The server is built profile-guided (PGO): first instrumented, in a target directory of
+# its own so that both builds stay cached; that binary then serves bench/pgo-train.sh (a
+# signed-in user's pages on a small seeded database, ~5 s) and writes which code ran how
+# often; `llvm-profdata` (rustup's `llvm-tools`) merges the counts, and the release build
+# lays out and inlines by them. Against the same build without (2026-12-04, three
+# interleaved pairs of wrk runs on a 1M database): the dashboard 3,285-3,361 against
+# 3,855-4,178 pages a second (+17-27%), p99 23-26 against 19-21 ms; `/calls` +19-22%.
+# The build scripts and proc macros of the instrumented build write counts of their own
+# while it compiles: they are dropped before the training run.
+PGO_DIR := $(CURDIR)/target/pgo
+LLVM_PROFDATA = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed -n 's/^host: //p')/bin/llvm-profdata
+
 build-release: setup
 	$(WASM_RELEASE_ENV) cargo leptos build --release --split --frontend-only $(WASM_RELEASE_ARGS)
-	cargo leptos build --release --split --server-only
+	@rustup component list --installed --toolchain $(RUST_TOOLCHAIN) | grep -q "^llvm-tools" || \
+	  rustup component add llvm-tools --toolchain $(RUST_TOOLCHAIN)
+	@command -v curl >/dev/null || { $(APT_INSTALL) curl; }
+	CARGO_TARGET_DIR=$(PGO_DIR)/build RUSTFLAGS="-Cprofile-generate=$(PGO_DIR)/counts" \
+	  cargo leptos build --release --split --server-only
+	$(MAKE) --no-print-directory $(PGO_DIR)/switchboard.profdata
+	RUSTFLAGS="-Cprofile-use=$(PGO_DIR)/switchboard.profdata" cargo leptos build --release --split --server-only
+
+# Trained again only when the instrumented binary changed (cargo leaves it alone when
+# nothing did), so a second `make build-release` rebuilds nothing.
+$(PGO_DIR)/switchboard.profdata: $(PGO_DIR)/build/release/switchboard
+	rm -rf $(PGO_DIR)/counts
+	bash bench/pgo-train.sh $<
+	"$(LLVM_PROFDATA)" merge -o $@ $(PGO_DIR)/counts
 
 # The benchmark suite (not part of `make test`): release build, seeded databases of 10k
 # and 1M calls, wrk on loopback; a table on stdout and JSON in bench/results/.
