@@ -59,10 +59,13 @@ WASM_RELEASE_ARGS := --lib-cargo-args=-Zbuild-std=std,panic_abort \
 # signed-in user's pages on a small seeded database, ~5 s) and writes which code ran how
 # often; `llvm-profdata` (rustup's `llvm-tools`) merges the counts, and the release build
 # lays out and inlines by them. Against the same build without (2026-12-04, three
-# interleaved pairs of wrk runs on a 1M database): the dashboard 3,285-3,361 against
-# 3,855-4,178 pages a second (+17-27%), p99 23-26 against 19-21 ms; `/calls` +19-22%.
+# interleaved pairs of wrk runs on a 1M database): the dashboard 3,307-3,359 against
+# 3,757-3,818 pages a second (+12-15%), p50 19.0 against 16.5 ms; `/calls` +11-22%.
 # The build scripts and proc macros of the instrumented build write counts of their own
-# while it compiles: they are dropped before the training run.
+# while it compiles: they are dropped before the training run. The flags go in
+# CARGO_BUILD_RUSTFLAGS, which cargo adds to .cargo/config.toml's; RUSTFLAGS would replace
+# them, and a server without `--cfg erase_components` renders HTML the bundle cannot
+# hydrate (`make bench`'s first visit caught it: "unreachable").
 PGO_DIR := $(CURDIR)/target/pgo
 LLVM_PROFDATA = $(shell rustc --print sysroot)/lib/rustlib/$(shell rustc -vV | sed -n 's/^host: //p')/bin/llvm-profdata
 
@@ -71,10 +74,10 @@ build-release: setup
 	@rustup component list --installed --toolchain $(RUST_TOOLCHAIN) | grep -q "^llvm-tools" || \
 	  rustup component add llvm-tools --toolchain $(RUST_TOOLCHAIN)
 	@command -v curl >/dev/null || { $(APT_INSTALL) curl; }
-	CARGO_TARGET_DIR=$(PGO_DIR)/build RUSTFLAGS="-Cprofile-generate=$(PGO_DIR)/counts" \
+	CARGO_TARGET_DIR=$(PGO_DIR)/build CARGO_BUILD_RUSTFLAGS="-Cprofile-generate=$(PGO_DIR)/counts" \
 	  cargo leptos build --release --split --server-only
 	$(MAKE) --no-print-directory $(PGO_DIR)/switchboard.profdata
-	RUSTFLAGS="-Cprofile-use=$(PGO_DIR)/switchboard.profdata" cargo leptos build --release --split --server-only
+	CARGO_BUILD_RUSTFLAGS="-Cprofile-use=$(PGO_DIR)/switchboard.profdata" cargo leptos build --release --split --server-only
 
 # Trained again only when the instrumented binary changed (cargo leaves it alone when
 # nothing did), so a second `make build-release` rebuilds nothing.
