@@ -18,7 +18,7 @@ APT_INSTALL := $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninter
 help:
 	@echo "make run    build and serve on http://127.0.0.1:3000 (embedded PostgreSQL unless DATABASE_URL is set)"
 	@echo "make test   unit, integration (real PostgreSQL) and browser tests"
-	@echo "make build-release   release build into target/release and target/site"
+	@echo "make build-release   release build into target/release and target/site (the server profile-guided)"
 	@echo "make bench  the benchmark suite (release build, 10k and 1M calls, wrk)"
 	@echo "make bench-islands  what an islands build of the public pages would ship (a probe)"
 
