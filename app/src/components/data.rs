@@ -1,4 +1,5 @@
-//! Pieces the organization pages share: error views, status badges, the calls chart.
+//! Pieces the organization pages share: error views, status badges, the calls chart and
+//! table.
 
 use std::sync::Arc;
 
@@ -62,7 +63,7 @@ pub fn duration_text(seconds: i32) -> String {
     text
 }
 
-fn push_duration(out: &mut String, seconds: i32) {
+pub fn push_duration(out: &mut String, seconds: i32) {
     if seconds < 0 {
         out.push('-');
     }
@@ -72,34 +73,41 @@ fn push_duration(out: &mut String, seconds: i32) {
     push_padded(out, u64::from(seconds % 60), 2);
 }
 
-/// The calls table used by the dashboard and the calls page. Its rows are rendered as
-/// markup ([`CallRows`]), like the chart: as views, 25 rows of seven cells were built twice
-/// per request during SSR (once when Suspense resolves, once to write HTML) and were the
-/// part of a calls page's CPU that grew with its length (see the README, "Measured"). The
-/// links are plain anchors, which the router navigates without a reload.
+/// The calls table used by the calls page (the dashboard writes the same markup with
+/// [`CallRows::write_table`]). Its rows are rendered as markup ([`CallRows`]), like the
+/// chart: as views, 25 rows of seven cells were built twice per request during SSR (once
+/// when Suspense resolves, once to write HTML) and were the part of a calls page's CPU
+/// that grew with its length (see the README, "Measured"). The links are plain anchors,
+/// which the router navigates without a reload.
 #[component]
 pub fn CallsTable(rows: CallRows) -> impl IntoView {
     if rows.is_empty() {
-        return view! { <p class="empty">"No calls match."</p> }.into_any();
+        return view! { <p class="empty">{NO_CALLS}</p> }.into_any();
     }
     view! {
         <table class="table">
-            <thead>
-                <tr>
-                    <th scope="col">"Started"</th>
-                    <th scope="col">"Agent"</th>
-                    <th scope="col">"Direction"</th>
-                    <th scope="col">"From"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Duration"</th>
-                    <th scope="col">"Summary"</th>
-                </tr>
-            </thead>
+            <thead inner_html=CALLS_TABLE_HEAD></thead>
             <tbody inner_html=rows.0></tbody>
         </table>
     }
     .into_any()
 }
+
+/// What a list of calls says when it is empty.
+const NO_CALLS: &str = "No calls match.";
+
+/// The head row of every calls table.
+const CALLS_TABLE_HEAD: &str = concat!(
+    "<tr>",
+    r#"<th scope="col">Started</th>"#,
+    r#"<th scope="col">Agent</th>"#,
+    r#"<th scope="col">Direction</th>"#,
+    r#"<th scope="col">From</th>"#,
+    r#"<th scope="col">Status</th>"#,
+    r#"<th scope="col">Duration</th>"#,
+    r#"<th scope="col">Summary</th>"#,
+    "</tr>"
+);
 
 /// The `<tr>` of each call of a list, every text escaped: made once per list (a page keeps
 /// it in a memo), since the view that shows it runs on each of Suspense's passes during
@@ -145,6 +153,26 @@ impl CallRows {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The length of the rows' markup, in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Appends what [`CallsTable`] renders for these rows.
+    pub fn write_table(&self, out: &mut String) {
+        if self.is_empty() {
+            out.push_str(r#"<p class="empty">"#);
+            out.push_str(NO_CALLS);
+            out.push_str("</p>");
+            return;
+        }
+        out.push_str(r#"<table class="table"><thead>"#);
+        out.push_str(CALLS_TABLE_HEAD);
+        out.push_str("</thead><tbody>");
+        out.push_str(&self.0);
+        out.push_str("</tbody></table>");
+    }
 }
 
 /// Escapes text for HTML element content and double-quoted attribute values.
@@ -178,7 +206,7 @@ pub fn escape_into(out: &mut String, text: &str) {
 
 /// Appends `value` in decimal. The chart writes 150 numbers per dashboard; with `write!`
 /// they were most of its cost (6% of a dashboard request's server instructions).
-fn push_int(out: &mut String, value: i64) {
+pub fn push_int(out: &mut String, value: i64) {
     if value < 0 {
         out.push('-');
     }
@@ -267,19 +295,21 @@ impl Chart {
             markup: out.into(),
         }
     }
-}
 
-/// Calls per day as bars, drawn on the server as SVG (readable without JavaScript), with a
-/// text alternative.
-#[component]
-pub fn CallsChart(chart: Chart) -> impl IntoView {
-    let Chart { label, markup } = chart;
-    view! {
-        <figure class="chart">
-            <svg viewBox=format!("0 0 {CHART_WIDTH} {}", CHART_HEIGHT + 20) role="img" aria-label=label.clone()
-                data-testid="calls-chart" inner_html=markup></svg>
-            <figcaption>{label}</figcaption>
-        </figure>
+    /// Appends the chart as a figure: calls per day as bars, drawn on the server as SVG
+    /// (readable without JavaScript), with its text alternative as label and caption.
+    pub fn write_figure(&self, out: &mut String) {
+        out.push_str(r#"<figure class="chart"><svg viewBox="0 0 "#);
+        push_int(out, CHART_WIDTH);
+        out.push(' ');
+        push_int(out, CHART_HEIGHT + 20);
+        out.push_str(r#"" role="img" aria-label=""#);
+        escape_into(out, &self.label);
+        out.push_str(r#"" data-testid="calls-chart">"#);
+        out.push_str(&self.markup);
+        out.push_str("</svg><figcaption>");
+        escape_into(out, &self.label);
+        out.push_str("</figcaption></figure>");
     }
 }
 
