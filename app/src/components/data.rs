@@ -395,6 +395,30 @@ mod tests {
     }
 
     #[test]
+    fn the_calls_table_view_and_its_markup_are_the_same_html() {
+        let call = CallRow {
+            id: uuid::Uuid::nil(),
+            agent_id: None,
+            agent_name: Some("Front desk".to_owned()),
+            direction: "inbound".to_owned(),
+            from_number: "+1 555 0100".to_owned(),
+            to_number: "+1 555 0199".to_owned(),
+            started_at: "2026-11-02 09:05 UTC".to_owned(),
+            duration_seconds: 61,
+            status: "completed".to_owned(),
+            sentiment: None,
+            summary: "Booked a table".to_owned(),
+        };
+        for rows in [CallRows::new(&[call]), CallRows::default()] {
+            let mut written = String::new();
+            rows.write_table(&mut written);
+            // The view's HTML carries Leptos's hydration markers (`<!>`); the same otherwise.
+            let rendered = CallsTable(CallsTableProps { rows }).to_html();
+            assert_eq!(rendered.replace("<!>", ""), written);
+        }
+    }
+
+    #[test]
     fn the_chart_scales_bars_to_the_busiest_day() {
         let days = [
             ("2026-11-01".to_owned(), 5),

@@ -27,7 +27,7 @@ pub fn DashboardPage(data: Data<Dashboard>) -> impl IntoView {
     let body = Memo::new(move |_| {
         data.with(|d| match d {
             Some(Ok(d)) => body_html(d),
-            _ => Arc::from(""),
+            _ => Arc::default(),
         })
     });
     view! {
@@ -49,7 +49,7 @@ fn DashboardContent(data: Data<Dashboard>, body: Memo<Arc<str>>) -> impl IntoVie
                 Err(error) => view! { <ErrorView error=error.clone()/> }.into_any(),
                 Ok(d) => {
                     // Not `get`: see `Auth::signed_in` (a late pass after the memo is gone).
-                    let body = body.try_get().unwrap_or_else(|| Arc::from(""));
+                    let body = body.try_get().unwrap_or_default();
                     view! {
                     <section aria-labelledby="dashboard-title">
                         <h1 id="dashboard-title" data-testid="organization-name">{d.organization_name.clone()}</h1>
