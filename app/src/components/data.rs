@@ -314,8 +314,25 @@ impl Chart {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// An answered call of one minute, as the calls tables' tests show it.
+    pub(crate) fn answered_call(summary: &str) -> CallRow {
+        CallRow {
+            id: uuid::Uuid::nil(),
+            agent_id: None,
+            agent_name: Some("Front desk".to_owned()),
+            direction: "inbound".to_owned(),
+            from_number: "+1 555 0100".to_owned(),
+            to_number: "+1 555 0199".to_owned(),
+            started_at: "2026-11-02 09:05 UTC".to_owned(),
+            duration_seconds: 61,
+            status: "completed".to_owned(),
+            sentiment: None,
+            summary: summary.to_owned(),
+        }
+    }
 
     #[test]
     fn html_is_escaped() {
@@ -396,20 +413,10 @@ mod tests {
 
     #[test]
     fn the_calls_table_view_and_its_markup_are_the_same_html() {
-        let call = CallRow {
-            id: uuid::Uuid::nil(),
-            agent_id: None,
-            agent_name: Some("Front desk".to_owned()),
-            direction: "inbound".to_owned(),
-            from_number: "+1 555 0100".to_owned(),
-            to_number: "+1 555 0199".to_owned(),
-            started_at: "2026-11-02 09:05 UTC".to_owned(),
-            duration_seconds: 61,
-            status: "completed".to_owned(),
-            sentiment: None,
-            summary: "Booked a table".to_owned(),
-        };
-        for rows in [CallRows::new(&[call]), CallRows::default()] {
+        for rows in [
+            CallRows::new(&[answered_call("Booked a table")]),
+            CallRows::default(),
+        ] {
             let mut written = String::new();
             rows.write_table(&mut written);
             // The view's HTML carries Leptos's hydration markers (`<!>`); the same otherwise.

@@ -129,6 +129,7 @@ fn push_stat(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::components::data::tests::answered_call;
     use crate::org::CallRow;
 
     fn dashboard(latest: Vec<CallRow>) -> Dashboard {
@@ -146,20 +147,7 @@ mod tests {
 
     #[test]
     fn the_body_shows_each_figure_the_chart_and_the_latest_calls() {
-        let call = CallRow {
-            id: uuid::Uuid::nil(),
-            agent_id: None,
-            agent_name: Some("Front desk".to_owned()),
-            direction: "inbound".to_owned(),
-            from_number: "+1 555 0100".to_owned(),
-            to_number: "+1 555 0199".to_owned(),
-            started_at: "2026-11-02 09:05 UTC".to_owned(),
-            duration_seconds: 61,
-            status: "completed".to_owned(),
-            sentiment: None,
-            summary: "Booked a <b>table</b>".to_owned(),
-        };
-        let html = body_html(&dashboard(vec![call]));
+        let html = body_html(&dashboard(vec![answered_call("Booked a <b>table</b>")]));
         for figure in [
             r#"<span class="stat-value" data-testid="stat-agents">3</span><span class="stat-label">Agents</span>"#,
             r#"data-testid="stat-calls-24h">12</span>"#,
