@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use crate::components::guard::SignInRedirect;
 use crate::errors::AppError;
 use crate::org::CallRow;
-use crate::text::{push_digits, push_padded};
+use crate::text::{parse_day, push_day, push_digits, push_padded};
 
 /// Shows an error in place of a page's content. Not found (also: another organization's
 /// id) answers 404 during SSR, exactly like an id that does not exist. A session that
@@ -237,15 +237,18 @@ const CHART_WIDTH: i64 = 600;
 const CHART_HEIGHT: i64 = 160;
 
 impl Chart {
-    /// Lays out `per_day` (day, calls) as bars. Built once per dashboard and rendered as
-    /// markup: as a view of 30 bars it was rebuilt on every pass Suspense makes during SSR,
-    /// a fifth of a dashboard request's CPU. The geometry is integer tenths (formatting
-    /// floats was most of that cost) and the only text, the days, is escaped.
-    pub fn new(per_day: &[(String, i64)]) -> Self {
+    /// Lays out `per_day`, the calls of each day from `first_day` (`YYYY-MM-DD`) on, as
+    /// bars. Built once per dashboard and rendered as markup: as a view of 30 bars it was
+    /// rebuilt on every pass Suspense makes during SSR, a fifth of a dashboard request's
+    /// CPU. The geometry is integer tenths (formatting floats was most of that cost) and
+    /// the days are written from their count (`text::push_day`). A `first_day` that is not
+    /// a date leaves the bars without their days.
+    pub fn new(first_day: &str, per_day: &[i64]) -> Self {
         use std::fmt::Write;
+        let first_day = parse_day(first_day);
         let (width, height) = (CHART_WIDTH * 10, CHART_HEIGHT * 10);
-        let max = per_day.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-        let total: i64 = per_day.iter().map(|(_, n)| n).sum();
+        let max = per_day.iter().copied().max().unwrap_or(0).max(1);
+        let total: i64 = per_day.iter().sum();
         let slot = width / (per_day.len().max(1) as i64);
         let label = format!(
             "Calls per day over the last {} days: {} in total, at most {} in one day.",
@@ -254,11 +257,11 @@ impl Chart {
             max
         );
         let mut out = String::with_capacity(120 * per_day.len() + 300);
-        for (i, (day, n)) in per_day.iter().enumerate() {
+        for (i, n) in (0_i64..).zip(per_day) {
             // Rounded to the nearest tenth; 0 <= n <= max, so 0 <= h <= height.
             let h = ((*n).max(0) * height + max / 2) / max;
             out.push_str("<rect class=\"bar\" x=\"");
-            push_tenths(&mut out, i as i64 * slot + 10);
+            push_tenths(&mut out, i * slot + 10);
             out.push_str("\" y=\"");
             push_tenths(&mut out, height - h);
             out.push_str("\" width=\"");
@@ -266,8 +269,10 @@ impl Chart {
             out.push_str("\" height=\"");
             push_tenths(&mut out, h);
             out.push_str("\"><title>");
-            escape_into(&mut out, day);
-            out.push_str(": ");
+            if let Some(first_day) = first_day {
+                push_day(&mut out, first_day + i);
+                out.push_str(": ");
+            }
             push_int(&mut out, *n);
             out.push_str(" calls</title></rect>");
         }
@@ -276,19 +281,15 @@ impl Chart {
             "<line x1=\"0\" y1=\"{CHART_HEIGHT}\" x2=\"{CHART_WIDTH}\" y2=\"{CHART_HEIGHT}\" class=\"axis\"></line>"
         );
         let tick_y = CHART_HEIGHT + 16;
-        if let Some((first, _)) = per_day.first() {
+        if let (Some(first_day), false) = (first_day, per_day.is_empty()) {
+            let _ = write!(out, "<text x=\"0\" y=\"{tick_y}\" class=\"tick\">");
+            push_day(&mut out, first_day);
             let _ = write!(
                 out,
-                "<text x=\"0\" y=\"{tick_y}\" class=\"tick\">{}</text>",
-                escape_html(first)
+                "</text><text x=\"{CHART_WIDTH}\" y=\"{tick_y}\" text-anchor=\"end\" class=\"tick\">"
             );
-        }
-        if let Some((last, _)) = per_day.last() {
-            let _ = write!(
-                out,
-                "<text x=\"{CHART_WIDTH}\" y=\"{tick_y}\" text-anchor=\"end\" class=\"tick\">{}</text>",
-                escape_html(last)
-            );
+            push_day(&mut out, first_day + per_day.len() as i64 - 1);
+            out.push_str("</text>");
         }
         Self {
             label,
@@ -321,15 +322,12 @@ pub(crate) mod tests {
     pub(crate) fn answered_call(summary: &str) -> CallRow {
         CallRow {
             id: uuid::Uuid::nil(),
-            agent_id: None,
             agent_name: Some("Front desk".to_owned()),
             direction: "inbound".to_owned(),
             from_number: "+1 555 0100".to_owned(),
-            to_number: "+1 555 0199".to_owned(),
             started_at: "2026-11-02 09:05 UTC".to_owned(),
             duration_seconds: 61,
             status: "completed".to_owned(),
-            sentiment: None,
             summary: summary.to_owned(),
         }
     }
@@ -388,15 +386,12 @@ pub(crate) mod tests {
     fn call_rows_link_each_call_and_escape_every_text() {
         let call = CallRow {
             id: uuid::Uuid::nil(),
-            agent_id: None,
             agent_name: None,
             direction: "inbound".to_owned(),
             from_number: "+1 <555>".to_owned(),
-            to_number: "+1 555 0100".to_owned(),
             started_at: "2026-11-01 09:05 UTC".to_owned(),
             duration_seconds: 125,
             status: "completed\" onclick=\"x".to_owned(),
-            sentiment: None,
             summary: "Asked about <script>alert(1)</script> & more".to_owned(),
         };
         let markup = CallRows::new(&[call.clone(), call]).0;
@@ -427,12 +422,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_chart_scales_bars_to_the_busiest_day() {
-        let days = [
-            ("2026-11-01".to_owned(), 5),
-            ("2026-11-02".to_owned(), 10),
-            ("2026-11-03".to_owned(), 0),
-        ];
-        let chart = Chart::new(&days);
+        let chart = Chart::new("2026-11-01", &[5, 10, 0]);
         assert_eq!(
             chart.label,
             "Calls per day over the last 3 days: 15 in total, at most 10 in one day."
@@ -446,17 +436,37 @@ pub(crate) mod tests {
             .markup
             .contains(r#"x="401.0" y="160.0" width="198.0" height="0.0""#));
         assert!(chart.markup.ends_with(
-            r#"<text x="600" y="176" text-anchor="end" class="tick">2026-11-03</text>"#
+            r#"<text x="0" y="176" class="tick">2026-11-01</text><text x="600" y="176" text-anchor="end" class="tick">2026-11-03</text>"#
         ));
     }
 
     #[test]
-    fn chart_text_is_escaped_and_empty_data_draws_an_axis() {
-        let chart = Chart::new(&[("<b>".to_owned(), 1)]);
-        assert!(chart.markup.contains("<title>&lt;b&gt;: 1 calls</title>"));
-        assert!(!chart.markup.contains("<b>"));
-        let empty = Chart::new(&[]);
+    fn the_charts_days_run_across_months_and_years() {
+        let chart = Chart::new("2026-12-30", &[1, 2, 3, 4]);
+        for title in [
+            "<title>2026-12-30: 1 calls</title>",
+            "<title>2026-12-31: 2 calls</title>",
+            "<title>2027-01-01: 3 calls</title>",
+            "<title>2027-01-02: 4 calls</title>",
+        ] {
+            assert!(chart.markup.contains(title), "{title} in {}", chart.markup);
+        }
+        let leap = Chart::new("2028-02-28", &[1, 1]);
+        assert!(
+            leap.markup.contains(">2028-02-29</text>"),
+            "{}",
+            leap.markup
+        );
+    }
+
+    #[test]
+    fn a_first_day_that_is_not_a_date_is_not_written_and_no_data_draws_an_axis() {
+        let chart = Chart::new("<b>2026-11-01", &[1]);
+        assert!(chart.markup.contains("<title>1 calls</title>"));
+        assert!(!chart.markup.contains("<b>") && !chart.markup.contains("class=\"tick\""));
+        let empty = Chart::new("2026-11-01", &[]);
         assert!(empty.markup.starts_with("<line"));
+        assert!(!empty.markup.contains("2026"));
         assert!(empty.label.contains("0 in total"));
     }
 }

@@ -50,18 +50,19 @@ pub struct AgentInput {
     pub phone_number: Option<String>,
 }
 
+/// A call as the lists show it (the calls page, the dashboard's latest calls): what their
+/// rows show and nothing more. A list's rows travel twice, in the page's HTML and in the
+/// JSON the page hydrates from; the fields only a call's own page shows are in
+/// [`CallDetail`] (they were a quarter of the dashboard's JSON; see the README, "Measured").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallRow {
     pub id: Uuid,
-    pub agent_id: Option<Uuid>,
     pub agent_name: Option<String>,
     pub direction: String,
     pub from_number: String,
-    pub to_number: String,
     pub started_at: String,
     pub duration_seconds: i32,
     pub status: String,
-    pub sentiment: Option<String>,
     pub summary: String,
 }
 
@@ -75,6 +76,9 @@ pub struct TranscriptLine {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallDetail {
     pub call: CallRow,
+    pub agent_id: Option<Uuid>,
+    pub to_number: String,
+    pub sentiment: Option<String>,
     pub transcript: Vec<TranscriptLine>,
     pub recording_url: Option<String>,
 }
@@ -108,8 +112,12 @@ pub struct Dashboard {
     pub calls_7d: i64,
     pub avg_duration_7d: f64,
     pub answer_rate_7d: f64,
-    /// `(YYYY-MM-DD, calls)` for the last 30 days, oldest first.
-    pub per_day: Vec<(String, i64)>,
+    /// The chart's first day, `YYYY-MM-DD` (UTC): 29 days before today.
+    pub first_day: String,
+    /// The calls of each day from `first_day` on, 30 days, oldest first. Counts alone,
+    /// the days following from `first_day`: as 30 `["2026-11-05",24]` pairs they were a
+    /// tenth of the dashboard's JSON.
+    pub per_day: Vec<i64>,
     pub latest: Vec<CallRow>,
 }
 

@@ -103,8 +103,10 @@ impl From<AgentRecord> for Agent {
 const AGENT_COLUMNS: &str =
     "id, organization_id, name, greeting, instructions, voice, language, phone_number, status, created_at, updated_at";
 
-/// A call as lists show it. Also the composite type `public.dashboard_call` (same fields,
-/// same order) in which `public.org_dashboard` returns the latest calls.
+/// A call as the database returns it: a list's row ([`CallRow`] keeps what the lists show)
+/// and, with its transcript, a call's own page. Also the composite type
+/// `public.dashboard_call` (same fields, same order) in which `public.org_dashboard`
+/// returns the latest calls.
 #[derive(sqlx::FromRow, sqlx::Type, serde::Deserialize)]
 #[sqlx(type_name = "dashboard_call")]
 pub struct CallRecord {
@@ -125,15 +127,12 @@ impl From<CallRecord> for CallRow {
     fn from(r: CallRecord) -> Self {
         CallRow {
             id: r.id,
-            agent_id: r.agent_id,
             agent_name: r.agent_name,
             direction: r.direction,
             from_number: r.from_number,
-            to_number: r.to_number,
             started_at: time(r.started_at),
             duration_seconds: r.duration_seconds,
             status: r.status,
-            sentiment: r.sentiment,
             summary: r.summary,
         }
     }
@@ -167,11 +166,6 @@ impl From<DashboardRecord> for Dashboard {
                 *count = i64::from(*calls);
             }
         }
-        let per_day = counts
-            .iter()
-            .enumerate()
-            .map(|(i, calls)| (day_text(r.first_day + chrono::Days::new(i as u64)), *calls))
-            .collect();
         let ratio = |part: i64, whole: i64| {
             if whole == 0 {
                 0.0
@@ -186,7 +180,8 @@ impl From<DashboardRecord> for Dashboard {
             calls_7d: r.calls_7d,
             avg_duration_7d: ratio(r.completed_seconds_7d, r.completed_7d).round(),
             answer_rate_7d: (ratio(r.completed_7d, r.calls_7d) * 1000.0).round() / 10.0,
-            per_day,
+            first_day: day_text(r.first_day),
+            per_day: counts.to_vec(),
             latest: r.latest.into_iter().map(CallRow::from).collect(),
         }
     }
@@ -558,7 +553,7 @@ impl OrgStore {
     }
 
     pub async fn get_call(&self, id: Uuid) -> Result<CallDetail, AppError> {
-        let (call, transcript, recording_url) = match &self.rest {
+        let (mut call, transcript, recording_url) = match &self.rest {
             Some(rest) => rest.get_call(&self.auth.user, id).await?,
             None => {
                 let mut tx = self.tx().await?;
@@ -579,6 +574,9 @@ impl OrgStore {
         let transcript: Vec<TranscriptLine> =
             serde_json::from_value(transcript).unwrap_or_default();
         Ok(CallDetail {
+            agent_id: call.agent_id,
+            to_number: std::mem::take(&mut call.to_number),
+            sentiment: call.sentiment.take(),
             call: call.into(),
             transcript,
             recording_url,
@@ -749,12 +747,12 @@ mod tests {
             day_calls: vec![9, 8, 5, 7, 6],
             latest: Vec::new(),
         };
-        let per_day = Dashboard::from(record).per_day;
+        let dashboard = Dashboard::from(record);
+        assert_eq!(dashboard.first_day, "2026-01-02");
+        let per_day = dashboard.per_day;
         assert_eq!(per_day.len(), CHART_DAYS);
-        assert_eq!(per_day[0], ("2026-01-02".to_owned(), 5));
-        assert_eq!(per_day[1], ("2026-01-03".to_owned(), 6));
-        assert_eq!(per_day[29], ("2026-01-31".to_owned(), 9));
-        assert_eq!(per_day.iter().map(|(_, n)| n).sum::<i64>(), 20);
+        assert_eq!((per_day[0], per_day[1], per_day[29]), (5, 6, 9));
+        assert_eq!(per_day.iter().sum::<i64>(), 20);
     }
 
     #[test]

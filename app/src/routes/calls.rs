@@ -164,9 +164,9 @@ pub fn CallPage() -> impl IntoView {
                                 <dl class="facts">
                                     <dt>"Agent"</dt><dd>{c.agent_name.clone().unwrap_or_else(|| "—".to_owned())}</dd>
                                     <dt>"From"</dt><dd>{c.from_number.clone()}</dd>
-                                    <dt>"To"</dt><dd>{c.to_number.clone()}</dd>
+                                    <dt>"To"</dt><dd>{detail.to_number.clone()}</dd>
                                     <dt>"Duration"</dt><dd>{duration_text(c.duration_seconds)}</dd>
-                                    <dt>"Sentiment"</dt><dd>{c.sentiment.clone().unwrap_or_else(|| "—".to_owned())}</dd>
+                                    <dt>"Sentiment"</dt><dd>{detail.sentiment.clone().unwrap_or_else(|| "—".to_owned())}</dd>
                                     <dt>"Summary"</dt><dd data-testid="call-summary">{c.summary.clone()}</dd>
                                 </dl>
                                 {detail.recording_url.clone().map(|url| view! { <p><a href=url rel="noopener noreferrer">"Recording"</a></p> })}

@@ -72,7 +72,7 @@ fn DashboardContent(data: Data<Dashboard>, body: Memo<Arc<str>>) -> impl IntoVie
 /// "Measured"). Its only texts from the data are escaped by the chart and the rows; the
 /// figures are numbers.
 fn body_html(d: &Dashboard) -> Arc<str> {
-    let chart = Chart::new(&d.per_day);
+    let chart = Chart::new(&d.first_day, &d.per_day);
     let rows = CallRows::new(&d.latest);
     let mut out = String::with_capacity(1_500 + chart.markup.len() + rows.len());
     out.push_str(r#"<div class="stats">"#);
@@ -140,7 +140,8 @@ mod tests {
             calls_7d: -1,
             avg_duration_7d: 125.4,
             answer_rate_7d: 87.24,
-            per_day: vec![("2026-11-01".to_owned(), 4), ("2026-11-02".to_owned(), 8)],
+            first_day: "2026-11-01".to_owned(),
+            per_day: vec![4, 8],
             latest,
         }
     }

@@ -199,6 +199,11 @@ async fn contract(store: &OrgStore) {
     assert_eq!(detail.transcript.len(), 2);
     assert_eq!(detail.transcript[1].text, "Hi");
     assert_eq!(
+        (detail.call.id, detail.agent_id, detail.to_number.as_str()),
+        (CALL_1, Some(RECEPTION), "+14155550199")
+    );
+    assert_eq!(detail.call.agent_name.as_deref(), Some("Reception"));
+    assert_eq!(
         store.get_call(Uuid::from_u128(9)).await,
         Err(AppError::NotFound)
     );
@@ -214,8 +219,7 @@ async fn contract(store: &OrgStore) {
     );
     assert_eq!(dashboard.latest.first().map(|c| c.id), Some(CALL_1));
     // The fixture's calls are older than the chart's 30 days: every slot is there, empty.
-    let counts: Vec<i64> = dashboard.per_day.iter().map(|(_, n)| *n).collect();
-    assert_eq!(counts, vec![0; 30]);
+    assert_eq!(dashboard.per_day, vec![0; 30]);
 
     let mine = store.my_organizations().await.expect("mine");
     assert_eq!(mine.len(), 1);

@@ -194,16 +194,16 @@ async fn the_dashboard_windows_are_exact_at_their_edges() {
     .expect("calls");
 
     #[allow(clippy::type_complexity)]
-    let (calls_24h, calls_7d, avg_7d, rate_7d, per_day): (i64, i64, f64, f64, serde_json::Value) =
+    let (calls_24h, calls_7d, avg_7d, rate_7d, first_day, per_day): (i64, i64, f64, f64, String, serde_json::Value) =
         sqlx::query_as(
             "select count(*) filter (where started_at > now() - interval '24 hours'),
                     count(*) filter (where started_at > now() - interval '7 days'),
                     coalesce(round(avg(duration_seconds) filter (where status = 'completed' and started_at > now() - interval '7 days')), 0)::float8,
                     coalesce(round(100.0 * count(*) filter (where status = 'completed' and started_at > now() - interval '7 days')
                                    / nullif(count(*) filter (where started_at > now() - interval '7 days'), 0), 1), 0)::float8,
-                    (select jsonb_agg(jsonb_build_array(to_char(d, 'YYYY-MM-DD'),
-                              (select count(*) from public.calls c where c.organization_id = $1
-                                 and (c.started_at at time zone 'utc')::date = d::date)) order by d)
+                    to_char((now() at time zone 'utc')::date - 29, 'YYYY-MM-DD'),
+                    (select jsonb_agg((select count(*) from public.calls c where c.organization_id = $1
+                                         and (c.started_at at time zone 'utc')::date = d::date) order by d)
                      from generate_series((now() at time zone 'utc')::date - 29, (now() at time zone 'utc')::date, interval '1 day') d)
              from public.calls where organization_id = $1",
         )
@@ -219,6 +219,7 @@ async fn the_dashboard_windows_are_exact_at_their_edges() {
     assert_eq!(d["calls_7d"], calls_7d);
     assert_eq!(d["avg_duration_7d"].as_f64(), Some(avg_7d));
     assert_eq!(d["answer_rate_7d"].as_f64(), Some(rate_7d));
+    assert_eq!(d["first_day"], first_day);
     assert_eq!(d["per_day"], per_day);
     assert!(
         calls_24h == 2 && calls_7d >= 6,

@@ -535,7 +535,22 @@ async fn calls_page_with_keyset_cursors_and_filters() {
     .await;
     let by_agent = by_agent["calls"].as_array().expect("calls").clone();
     assert_eq!(by_agent.len(), 25);
-    assert!(by_agent.iter().all(|c| c["agent_id"] == agent_a.as_str()));
+    assert!(by_agent.iter().all(|c| c["agent_name"] == "Reception A"));
+    // A list's rows carry what the list shows; the rest is on the call's own page.
+    let row = &by_agent[0];
+    for only_on_its_page in ["agent_id", "to_number", "sentiment", "transcript"] {
+        assert!(
+            row.get(only_on_its_page).is_none(),
+            "{only_on_its_page} in {row}"
+        );
+    }
+    let id = row["id"].as_str().expect("id");
+    let call = json(app.call(&t.a, "/api/org/call", &[("id", id)]).await).await;
+    assert_eq!(call["call"], *row);
+    assert_eq!(call["agent_id"], agent_a.as_str());
+    assert_eq!(call["to_number"], "+14155550199");
+    assert_eq!(call["sentiment"], serde_json::Value::Null);
+    assert_eq!(call["transcript"][1]["text"], "Hi there");
     let nobody = uuid::Uuid::new_v4().to_string();
     let none = json(
         app.call(&t.a, "/api/org/calls", &[("filter[agent]", &nobody)])
@@ -681,7 +696,7 @@ async fn the_seed_makes_owners_who_can_sign_in_and_see_their_calls() {
         .as_array()
         .expect("days")
         .iter()
-        .filter_map(|d| d[1].as_i64())
+        .filter_map(serde_json::Value::as_i64)
         .sum();
     // The seed spreads calls over 30 rolling days; the chart shows 30 whole UTC days,
     // so the calls of the oldest partial day fall outside it.
