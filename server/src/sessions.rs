@@ -6,8 +6,12 @@
 //! with `on conflict do nothing` and draws a new ID in the rare case one was taken, so
 //! a record never overwrites another's (the reason `create` exists apart from `save`),
 //! and commits without waiting for the WAL flush.
+//! A new sign-in's record also carries its session's `user_sessions` row
+//! (`app::auth::server::NEW_ROW_KEY`, left there by `establish`): `create` takes it out
+//! and writes both, and the sign-in on the user, in one statement.
 //! Loading, saving and deleting are `PostgresStore`'s.
 
+use app::auth::server::{NewSessionRow, NEW_ROW_KEY};
 use async_trait::async_trait;
 use sqlx::PgPool;
 use tower_sessions::session::{Id, Record};
@@ -26,6 +30,30 @@ pub const NEW_RECORD: &str =
      insert into app_private.sessions (id, data, expiry_date)
      select $1, $2, $3 from async_commit
      on conflict (id) do nothing";
+
+/// A new sign-in: its record as [`NEW_RECORD`] writes it and, only if that was written,
+/// its session's row and the user's last sign-in, in one statement (one round trip where
+/// the row was one of its own; `app::auth::server::establish` says why that matters).
+/// Returns how many records it wrote, 0 or 1. Binds the record's ID, encoded record and
+/// expiry, then the row's ID, the user, the lifetime in seconds, the IP address and the
+/// user agent.
+pub const NEW_SIGNED_IN_RECORD: &str =
+    "with async_commit as (select pg_catalog.set_config('synchronous_commit', 'off', true)),
+     record as (
+       insert into app_private.sessions (id, data, expiry_date)
+       select $1, $2, $3 from async_commit
+       on conflict (id) do nothing
+       returning id
+     ),
+     session_row as (
+       insert into app_private.user_sessions (id, user_id, expires_at, ip, user_agent)
+       select $4, $5, now() + make_interval(secs => $6), $7, $8 from record
+     ),
+     signed_in as (
+       update auth.users set last_sign_in_at = now(), updated_at = now()
+       where id = $5 and exists (select from record)
+     )
+     select count(*) from record";
 
 #[derive(Debug, Clone)]
 pub struct SessionRecords {
@@ -51,17 +79,41 @@ fn backend(e: sqlx::Error) -> session_store::Error {
 #[async_trait]
 impl SessionStore for SessionRecords {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let new_row: Option<NewSessionRow> = record
+            .data
+            .remove(NEW_ROW_KEY)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         loop {
             let data = rmp_serde::to_vec(&*record)
                 .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-            let inserted = sqlx::query(NEW_RECORD)
-                .bind(record.id.to_string())
-                .bind(data)
-                .bind(record.expiry_date)
-                .execute(&self.pool)
-                .await
-                .map_err(backend)?
-                .rows_affected();
+            let id = record.id.to_string();
+            let inserted = match &new_row {
+                None => sqlx::query(NEW_RECORD)
+                    .bind(id)
+                    .bind(data)
+                    .bind(record.expiry_date)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected(),
+                Some(row) => {
+                    let written: i64 = sqlx::query_scalar(NEW_SIGNED_IN_RECORD)
+                        .bind(id)
+                        .bind(data)
+                        .bind(record.expiry_date)
+                        .bind(row.sid)
+                        .bind(row.uid)
+                        .bind(row.lifetime_secs)
+                        .bind(&row.ip)
+                        .bind(&row.user_agent)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                    u64::try_from(written).unwrap_or(0)
+                }
+            };
             if inserted == 1 {
                 return Ok(());
             }
@@ -70,6 +122,14 @@ impl SessionStore for SessionRecords {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // `establish` always makes a new record, so a new session's row never comes here;
+        // if it did, saving the record without the row would sign the browser in to a
+        // session that does not exist.
+        if record.data.contains_key(NEW_ROW_KEY) {
+            return Err(session_store::Error::Backend(
+                "a new sign-in's record must be created, not saved".to_owned(),
+            ));
+        }
         self.store.save(record).await
     }
 

@@ -532,28 +532,35 @@ fn session_err(e: impl std::fmt::Display) -> AppError {
     AppError::internal("session store", e)
 }
 
-/// A new session's row and the user's last sign-in, in one statement that commits without
-/// waiting for the WAL flush ([`establish`] says why): `set_config(…, true)` lasts until
-/// the statement's own commit, and selecting from it makes sure it runs. Binds the user,
-/// the lifetime in seconds, the IP address and the user agent.
-pub const NEW_SESSION_ROW: &str =
-    "with async_commit as (select pg_catalog.set_config('synchronous_commit', 'off', true)),
-     signed_in as (
-       update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1
-     )
-     insert into app_private.user_sessions (user_id, expires_at, ip, user_agent)
-     select $1, now() + make_interval(secs => $2), $3, $4 from async_commit returning id";
+/// Where [`establish`] leaves a new session's `user_sessions` row in the session's record,
+/// for the session store to write with the record, in one statement at the end of the
+/// request (`switchboard::sessions::NEW_SIGNED_IN_RECORD`); the store takes it out of the
+/// record before it writes the record.
+pub const NEW_ROW_KEY: &str = "new_session_row";
+
+/// A new session's `user_sessions` row (see [`NEW_ROW_KEY`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSessionRow {
+    pub sid: Uuid,
+    pub uid: Uuid,
+    pub lifetime_secs: f64,
+    pub ip: String,
+    pub user_agent: String,
+}
 
 /// Signs `user_id` in on this browser: a new session ID (against fixation), a row in
 /// `user_sessions`, and the record pointing at it. A session this browser already had
 /// ends: its old ID may still sit in another instance's record cache, and must lead
 /// nowhere.
 ///
-/// The new session's two writes (its `user_sessions` row here, its record in the server's
-/// `SessionRecords::create`) each commit with `synchronous_commit` off: PostgreSQL answers
-/// before the commit's WAL reaches the disk, which was most of each write's time (medians
-/// of 30 sign-ins: 1.2 → 0.55 and 0.55 → 0.25 ms). A crash can lose only the last moment's
-/// such commits, in WAL order (never the record without its row), and losing them only
+/// The row's ID is drawn here, and the row is written with the record by the session
+/// store, in the record's one statement at the end of the request: each of the two was a
+/// round trip to a PostgreSQL backend that had idled through the password hash, 0.3–1.2
+/// ms apiece on the slower machines (README, "Measured", sign-in). That statement also
+/// records the sign-in on the user, and commits with `synchronous_commit` off: PostgreSQL
+/// answers before the commit's WAL reaches the disk, which was most of each write's time
+/// (medians of 30 sign-ins: 1.2 → 0.55 and 0.55 → 0.25 ms). A crash can lose only the
+/// last moment's such commits, the row and the record together, and losing them only
 /// signs that browser out again. What ends a session (sign-out, revocation, the previous
 /// session's row deleted first) still waits for the flush.
 pub async fn establish(
@@ -573,18 +580,23 @@ pub async fn establish(
     // A new ID against fixation, where the browser came with a stored record. Without one
     // (no cookie, or one naming no record) the record is already new: its ID was drawn on
     // this request and is only stored at the end of it, so there is nothing to replace (and
-    // no round trip to delete what does not exist).
+    // no round trip to delete what does not exist). Either way the store creates the record
+    // (`SessionStore::create`), which is where the row is written.
     if session.id().is_some() {
         session.cycle_id().await.map_err(session_err)?;
     }
-    let lifetime = settings.absolute_lifetime.as_secs_f64();
-    let sid: Uuid = sqlx::query_scalar(NEW_SESSION_ROW)
-        .bind(user_id)
-        .bind(lifetime)
-        .bind(&client.ip)
-        .bind(client.user_agent.chars().take(512).collect::<String>())
-        .fetch_one(pool)
-        .await?;
+    let sid = Uuid::new_v4();
+    let row = NewSessionRow {
+        sid,
+        uid: user_id,
+        lifetime_secs: settings.absolute_lifetime.as_secs_f64(),
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.chars().take(512).collect(),
+    };
+    session
+        .insert(NEW_ROW_KEY, row)
+        .await
+        .map_err(session_err)?;
     session
         .insert(AUTH_KEY, AuthRecord { sid, uid: user_id })
         .await

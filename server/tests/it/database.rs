@@ -327,11 +327,83 @@ async fn a_new_session_record_never_replaces_a_stored_one() {
     assert!(store.load(&taken).await.expect("load").is_none());
 }
 
-/// A new session's two writes commit without waiting for the WAL flush: each statement
-/// turns `synchronous_commit` off for its own transaction (here an explicit one, so that
-/// the setting can be read before it ends), and does its write.
+/// A new sign-in's record carries its session's row from `establish` to the store:
+/// `create` writes the row with the record (under a fresh ID when the one given is taken)
+/// and keeps it out of the stored record; `save` refuses such a record, since saving it
+/// would leave the record without its row.
 #[tokio::test]
-async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
+async fn the_store_writes_a_new_sign_ins_row_with_its_record_and_not_into_it() {
+    use app::auth::server::{NewSessionRow, NEW_ROW_KEY};
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore;
+
+    let (_db, pool) = TestDb::migrated().await;
+    let user: uuid::Uuid = sqlx::query_scalar(
+        "insert into auth.users (email) values ('row@example.com') returning id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("user");
+    let store = switchboard::sessions::SessionRecords::new(pool.clone());
+    let signed_in = |id: Id, sid: uuid::Uuid| {
+        let row = NewSessionRow {
+            sid,
+            uid: user,
+            lifetime_secs: 3600.0,
+            ip: "203.0.113.9".to_owned(),
+            user_agent: "test agent".to_owned(),
+        };
+        Record {
+            id,
+            data: [
+                (
+                    "auth".to_owned(),
+                    serde_json::json!({ "sid": sid, "uid": user }),
+                ),
+                (NEW_ROW_KEY.to_owned(), serde_json::json!(row)),
+            ]
+            .into_iter()
+            .collect(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        }
+    };
+    let rows = |sid: uuid::Uuid| {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from app_private.user_sessions
+             where id = $1 and user_id = $2 and ip = '203.0.113.9' and user_agent = 'test agent'",
+        )
+        .bind(sid)
+        .bind(user)
+    };
+
+    let sid = uuid::Uuid::new_v4();
+    let mut first = signed_in(Id::default(), sid);
+    store.create(&mut first).await.expect("create");
+    assert_eq!(rows(sid).fetch_one(&pool).await.expect("rows"), 1);
+    assert!(!first.data.contains_key(NEW_ROW_KEY));
+    let stored = store.load(&first.id).await.expect("load").expect("stored");
+    assert_eq!(stored.data.keys().collect::<Vec<_>>(), vec!["auth"]);
+
+    let other = uuid::Uuid::new_v4();
+    let mut second = signed_in(first.id, other);
+    store.create(&mut second).await.expect("create again");
+    assert_ne!(second.id, first.id, "a taken ID is not reused");
+    assert_eq!(rows(other).fetch_one(&pool).await.expect("rows"), 1);
+
+    let unsaved = uuid::Uuid::new_v4();
+    assert!(store.save(&signed_in(first.id, unsaved)).await.is_err());
+    assert_eq!(rows(unsaved).fetch_one(&pool).await.expect("rows"), 0);
+    let still = store.load(&first.id).await.expect("load").expect("stored");
+    assert_eq!(still.data["auth"]["sid"], serde_json::json!(sid));
+}
+
+/// A new sign-in's writes (the record, the session's row, the user's last sign-in) are one
+/// statement that commits without waiting for the WAL flush: it turns
+/// `synchronous_commit` off for its own transaction (here an explicit one, so that the
+/// setting can be read before it ends). The row is written only with the record: when the
+/// record's ID is taken (the store then draws another), nothing is.
+#[tokio::test]
+async fn a_new_sign_ins_writes_are_one_statement_that_does_not_wait_for_the_wal_flush() {
     let (_db, pool) = TestDb::migrated().await;
     let user: uuid::Uuid = sqlx::query_scalar(
         "insert into auth.users (email) values ('async@example.com') returning id",
@@ -339,35 +411,62 @@ async fn a_new_sessions_writes_do_not_wait_for_the_wal_flush() {
     .fetch_one(&pool)
     .await
     .expect("user");
+    let expiry = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let sign_in = |record: &'static str, sid: uuid::Uuid| {
+        sqlx::query_scalar::<_, i64>(switchboard::sessions::NEW_SIGNED_IN_RECORD)
+            .bind(record)
+            .bind(vec![1_u8, 2, 3])
+            .bind(expiry)
+            .bind(sid)
+            .bind(user)
+            .bind(3600.0_f64)
+            .bind("127.0.0.1")
+            .bind("test")
+    };
+    let counts = |sid: uuid::Uuid| {
+        sqlx::query_as::<_, (i64, i64, bool)>(
+            "select (select count(*) from app_private.user_sessions where id = $1 and user_id = $2
+                       and expires_at > now() + interval '59 minutes' and ip = '127.0.0.1' and user_agent = 'test'),
+                    (select count(*) from app_private.sessions where id = 'a-record-id'),
+                    (select last_sign_in_at is not null from auth.users where id = $2)",
+        )
+        .bind(sid)
+        .bind(user)
+    };
 
+    let sid = uuid::Uuid::new_v4();
     let mut tx = app::db::begin(&pool).await.expect("begin");
     assert_eq!(synchronous_commit(&mut tx).await, "on");
-    let sid: uuid::Uuid = sqlx::query_scalar(app::auth::server::NEW_SESSION_ROW)
-        .bind(user)
-        .bind(3600.0_f64)
-        .bind("127.0.0.1")
-        .bind("test")
+    let written = sign_in("a-record-id", sid)
         .fetch_one(&mut *tx)
         .await
-        .expect("session row");
+        .expect("sign-in");
+    assert_eq!(written, 1);
     assert_eq!(synchronous_commit(&mut tx).await, "off");
     tx.commit().await.expect("commit");
-    let rows: i64 = sqlx::query_scalar(
-        "select count(*) from app_private.user_sessions s join auth.users u on u.id = s.user_id
-         where s.id = $1 and s.user_id = $2 and u.last_sign_in_at is not null",
-    )
-    .bind(sid)
-    .bind(user)
-    .fetch_one(&pool)
-    .await
-    .expect("count");
-    assert_eq!(rows, 1, "the row is written and the sign-in recorded");
+    assert_eq!(
+        counts(sid).fetch_one(&pool).await.expect("counts"),
+        (1, 1, true),
+        "the row, the record and the sign-in are written"
+    );
+
+    // The same record ID again: nothing is written, not even the row.
+    let other = uuid::Uuid::new_v4();
+    let written = sign_in("a-record-id", other)
+        .fetch_one(&pool)
+        .await
+        .expect("sign-in");
+    assert_eq!(written, 0);
+    assert_eq!(
+        counts(other).fetch_one(&pool).await.expect("counts"),
+        (0, 1, true)
+    );
 
     let mut tx = app::db::begin(&pool).await.expect("begin");
     let inserted = sqlx::query(switchboard::sessions::NEW_RECORD)
-        .bind("a-record-id")
+        .bind("another-record-id")
         .bind(vec![1_u8, 2, 3])
-        .bind(time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .bind(expiry)
         .execute(&mut *tx)
         .await
         .expect("record")
