@@ -34,17 +34,27 @@ pub fn push_padded(out: &mut String, mut value: u64, width: usize) {
 #[cfg(feature = "ssr")]
 pub fn push_date(out: &mut String, day: chrono::NaiveDate) {
     use chrono::Datelike;
-    let year = day.year();
+    push_ymd(
+        out,
+        i64::from(day.year()),
+        i64::from(day.month()),
+        i64::from(day.day()),
+    );
+}
+
+/// Appends a year, month and day as `{:04}-{:02}-{:02}` writes them (negative years as
+/// `-005`): what [`push_date`] and [`push_day`] both write.
+fn push_ymd(out: &mut String, year: i64, month: i64, day: i64) {
     if year < 0 {
         out.push('-');
-        push_padded(out, u64::from(year.unsigned_abs()), 3);
+        push_padded(out, year.unsigned_abs(), 3);
     } else {
-        push_padded(out, u64::from(year.unsigned_abs()), 4);
+        push_padded(out, year.unsigned_abs(), 4);
     }
     out.push('-');
-    push_padded(out, u64::from(day.month()), 2);
+    push_padded(out, month.unsigned_abs(), 2);
     out.push('-');
-    push_padded(out, u64::from(day.day()), 2);
+    push_padded(out, day.unsigned_abs(), 2);
 }
 
 /// Days from 1970-01-01 to `text`, a `YYYY-MM-DD` day of the years 0000 to 9999 (the
@@ -99,17 +109,12 @@ pub fn push_day(out: &mut String, days: i64) {
     } else {
         month_from_march - 9
     };
-    let year = era * 400 + year_of_era + i64::from(month <= 2);
-    if year < 0 {
-        out.push('-');
-        push_padded(out, year.unsigned_abs(), 3);
-    } else {
-        push_padded(out, year.unsigned_abs(), 4);
-    }
-    out.push('-');
-    push_padded(out, month.unsigned_abs(), 2);
-    out.push('-');
-    push_padded(out, day.unsigned_abs(), 2);
+    push_ymd(
+        out,
+        era * 400 + year_of_era + i64::from(month <= 2),
+        month,
+        day,
+    );
 }
 
 #[cfg(test)]
