@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sqlx::PgPool;
 
+use crate::auth::proxies::TrustedProxies;
 use crate::auth::server::{AuthSettings, Mailer, PasswordHasher};
 
 /// Settings the server functions and handlers need at request time.
@@ -18,6 +19,8 @@ pub struct AppConfig {
     /// `app_origin`.
     pub allowed_origins: Vec<String>,
     pub auth: AuthSettings,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Clone, FromRef)]

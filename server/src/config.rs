@@ -170,6 +170,13 @@ pub struct Config {
     #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=60), global = true)]
     pub session_cache_secs: u64,
 
+    /// Reverse proxies (load balancers) in front of the app whose X-Forwarded-For header
+    /// names the client, as addresses or CIDR ranges separated by commas, e.g.
+    /// 10.0.0.0/8,127.0.0.1. Unset: the client is the connection's peer and the header is
+    /// ignored (anyone can send it). Throttling and the session list use this address.
+    #[arg(long, env = "TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<app::auth::proxies::TrustedProxies>,
+
     /// Most password hashes computed at once (each takes 19 MiB); default: CPU count.
     #[arg(long, env = "PASSWORD_HASH_CONCURRENCY", global = true)]
     pub password_hash_concurrency: Option<usize>,

@@ -101,6 +101,7 @@ pub fn build_state(
         app_origin: allowed_origins[0].clone(),
         allowed_origins,
         auth: config.auth_settings(),
+        trusted_proxies: config.trusted_proxies.clone().unwrap_or_default(),
     };
     Ok(AppState {
         leptos_options,

@@ -76,7 +76,16 @@ pub async fn authenticate(
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(peer)| {
+            let forwarded_for = request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                // A value that is not text reads as a malformed entry: the walk stops there.
+                .map(|value| value.to_str().unwrap_or(""));
+            let proxies = &layer.app.config.trusted_proxies;
+            proxies.client_ip(peer.ip(), forwarded_for).to_string()
+        })
         .unwrap_or_default();
     let user_agent = request
         .headers()

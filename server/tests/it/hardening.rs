@@ -682,3 +682,76 @@ async fn a_panicking_handler_answers_a_500_page_and_the_server_keeps_serving() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Behind a proxy named in `--trusted-proxies`, the client is the address the proxy
+/// forwards: throttling and the session list see it. From anywhere else the header is the
+/// client's own word and changes nothing (or a client could sign in from a new address each
+/// time past the per-address limit).
+#[tokio::test]
+async fn x_forwarded_for_names_the_client_only_through_a_trusted_proxy() {
+    // The tests' requests come from 127.0.0.1: the proxy, for the first server.
+    let behind_proxy = TestApp::spawn_with(&["--trusted-proxies", "127.0.0.1/32, ::1"]).await;
+    let direct = TestApp::spawn().await;
+    // The client wrote 203.0.113.5 itself; the proxy appended the address it saw.
+    let forwarded_for = "203.0.113.5, 198.51.100.23";
+    for (app, client_ip) in [(&behind_proxy, "198.51.100.23"), (&direct, "127.0.0.1")] {
+        app.register("proxied@example.com", PASSWORD, "Proxy Org")
+            .await;
+        let client = app.client();
+        let sign_in = |password: &'static str| {
+            client
+                .post(app.url("/auth/signin"))
+                .header("Accept", "application/json")
+                .header("Origin", &app.base)
+                .header("X-Forwarded-For", forwarded_for)
+                .form(&[
+                    ("email", "proxied@example.com"),
+                    ("password", password),
+                    ("next", ""),
+                ])
+                .send()
+        };
+        let refused = sign_in("not the password at all").await.expect("sign-in");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let counted: Vec<String> = sqlx::query_scalar(
+            "select key from app_private.rate_limits where key like 'signin:ip:%' order by key",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .expect("rate limits");
+        assert_eq!(counted, [format!("signin:ip:{client_ip}")]);
+
+        let accepted = sign_in(PASSWORD).await.expect("sign-in");
+        assert!(accepted.status().is_success(), "{}", accepted.status());
+        let recorded: Vec<String> = sqlx::query_scalar(
+            "select s.ip from app_private.user_sessions s join auth.users u on u.id = s.user_id
+             where u.email = 'proxied@example.com'",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .expect("sessions");
+        assert_eq!(recorded, [client_ip]);
+        let page = client
+            .get(app.url("/settings/sessions"))
+            .send()
+            .await
+            .expect("sessions page");
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("sessions page body");
+        assert!(html.contains(&format!("<td>{client_ip}")), "{html}");
+        assert!(!html.contains("203.0.113.5"));
+    }
+}
+
+#[test]
+fn a_trusted_proxy_that_is_not_an_address_stops_the_server_from_starting() {
+    use clap::Parser;
+    let parsed = switchboard::config::Cli::try_parse_from([
+        "switchboard",
+        "--trusted-proxies",
+        "10.0.0.0/8,10.0.0.0/33",
+    ]);
+    let error = parsed.expect_err("a prefix past 32 bits").to_string();
+    assert!(error.contains("10.0.0.0/33"), "{error}");
+    assert!(error.contains("CIDR"), "{error}");
+}
