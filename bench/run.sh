@@ -26,6 +26,19 @@ trap cleanup EXIT
 
 log() { printf '%s\n' "$*" >&2; }
 
+# One of the binary's helper commands, its output on stdout. The binary logs to stdout too,
+# so an error would vanish with the `$(…)` that reads the result: a failure shows it here
+# and stops the run.
+helper() {
+  local out
+  if ! out=$("$BIN" "$@"); then
+    log "switchboard $1 failed:"
+    log "$out"
+    return 1
+  fi
+  printf '%s\n' "$out"
+}
+
 start_server() { # data_dir [port]
   local port=${2:-$PORT}
   SWITCHBOARD_DATA_DIR="$1" LEPTOS_SITE_ADDR="127.0.0.1:$port" RUST_LOG=warn \
@@ -75,7 +88,7 @@ for size in 10k 1m; do
   data="$WORK/db-$size"
   calls=$([ "$size" = 10k ] && echo 10 || echo 1000)
   log "== seeding $size calls (1,000 organizations)"
-  seed_out=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error "$BIN" seed --orgs 1000 --calls-per-org "$calls" --agents-per-org 3)
+  seed_out=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error helper seed --orgs 1000 --calls-per-org "$calls" --agents-per-org 3)
   log "$seed_out"
   email=$(sed -n 's/.*Sign in as \([^ ]*\).*/\1/p' <<<"$seed_out")
   # 10k on the next port: it keeps running while 1M is measured (the growth rounds).
@@ -128,14 +141,14 @@ for size in 10k 1m; do
         curl -s -o /dev/null -w '%{time_total}\n' -H "Origin: $BASE" -H 'Accept: application/json' \
           --data-urlencode "email=$email" --data-urlencode 'password=switchboard-demo-password' "$BASE/auth/signin"
       done | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$WORK/signin.ms"
-      "$BIN" argon2-bench --iterations 10 --each >>"$WORK/argon2.ms"
-      "$BIN" argon2-bench --iterations 10 --each --pause-ms "$SIGNIN_PAUSE_MS" >>"$WORK/argon2-paused.ms"
+      helper argon2-bench --iterations 10 --each >>"$WORK/argon2.ms"
+      helper argon2-bench --iterations 10 --each --pause-ms "$SIGNIN_PAUSE_MS" >>"$WORK/argon2-paused.ms"
     done
     RESULT["signin_p50_ms"]=$(median "$WORK/signin.ms")
     RESULT["argon2_p50_ms"]=$(median "$WORK/argon2.ms")
     RESULT["argon2_paused_p50_ms"]=$(median "$WORK/argon2-paused.ms")
     log "== RLS cost"
-    RESULT["rls"]=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error "$BIN" rls-bench --email "$email" --iterations 2000)
+    RESULT["rls"]=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error helper rls-bench --email "$email" --iterations 2000)
   fi
   # The server's log of this size's runs: a panic or an error would explain an odd figure.
   RESULT["$size log"]="$(grep -ci 'panic' "$WORK/server-$port.log" || true) panics, $(grep -c 'ERROR' "$WORK/server-$port.log" || true) errors, $(grep -c 'WARN' "$WORK/server-$port.log" || true) warnings"

@@ -91,7 +91,10 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
     let (mut as_user, mut as_owner, mut setup) = (Vec::new(), Vec::new(), Vec::new());
     let mut one_statement = Vec::new();
     let (claims, sub) = app::org::rls::claims(&auth);
-    for _ in 0..iterations.max(1) {
+    // Rounds whose sides differ at most (see below), and rounds timed.
+    const MAX_DIFFERING: u32 = 3;
+    let (mut differing, mut timed) = (0, 0);
+    while timed < iterations.max(1) {
         // The app's own dashboard query: becoming the user, reading the memberships and
         // the dashboard in one statement, which is its own transaction.
         let started = Instant::now();
@@ -126,18 +129,37 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
         tx.commit().await?;
         let owner_sees = Dashboard::from(owner_sees);
         if Dashboard::from(seen) != owner_sees || Dashboard::from(app_sees) != owner_sees {
-            return Err(AppError::internal(
-                "rls-bench",
-                "RLS and owner dashboards differ",
-            ));
+            // Each side reads in its own transaction, so at its own `now()`: a call that
+            // crosses the 24-hour or 7-day edge between them is counted by one side only
+            // (`make bench` stopped so once; bench/HISTORY.md, 2026-12-04, an eighteenth
+            // machine). Such a round is timed again; sides that keep differing are a real
+            // difference.
+            differing += 1;
+            if differing > MAX_DIFFERING {
+                return Err(AppError::internal(
+                    "rls-bench",
+                    "RLS and owner dashboards differ",
+                ));
+            }
+            for samples in [&mut one_statement, &mut setup, &mut as_user, &mut as_owner] {
+                samples.pop();
+            }
+            continue;
         }
+        timed += 1;
     }
     let (user_ms, owner_ms, setup_ms) = (p50(as_user), p50(as_owner), p50(setup));
     let one_ms = p50(one_statement);
+    let again = match differing {
+        0 => String::new(),
+        n => format!(
+            "; {n} round(s) timed again: a call crossed a window's edge between their sides"
+        ),
+    };
     Ok(format!(
         "dashboard statement under RLS p50 {user_ms:.3} ms, as owner p50 {owner_ms:.3} ms, ratio {:.2}x; \
          becoming the user p50 {setup_ms:.3} ms per transaction (the memberships read included); \
-         the app's one-statement dashboard (becoming the user included) p50 {one_ms:.3} ms, {:.2}x the owner's statement",
+         the app's one-statement dashboard (becoming the user included) p50 {one_ms:.3} ms, {:.2}x the owner's statement{again}",
         user_ms / owner_ms.max(0.001),
         one_ms / owner_ms.max(0.001)
     ))
