@@ -338,12 +338,7 @@ async fn the_store_writes_a_new_sign_ins_row_with_its_record_and_not_into_it() {
     use tower_sessions::SessionStore;
 
     let (_db, pool) = TestDb::migrated().await;
-    let user: uuid::Uuid = sqlx::query_scalar(
-        "insert into auth.users (email) values ('row@example.com') returning id",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("user");
+    let user = crate::common::bare_user(&pool, "row@example.com").await;
     let store = switchboard::sessions::SessionRecords::new(pool.clone());
     let signed_in = |id: Id, sid: uuid::Uuid| {
         let row = NewSessionRow {
@@ -405,12 +400,7 @@ async fn the_store_writes_a_new_sign_ins_row_with_its_record_and_not_into_it() {
 #[tokio::test]
 async fn a_new_sign_ins_writes_are_one_statement_that_does_not_wait_for_the_wal_flush() {
     let (_db, pool) = TestDb::migrated().await;
-    let user: uuid::Uuid = sqlx::query_scalar(
-        "insert into auth.users (email) values ('async@example.com') returning id",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("user");
+    let user = crate::common::bare_user(&pool, "async@example.com").await;
     let expiry = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
     let sign_in = |record: &'static str, sid: uuid::Uuid| {
         sqlx::query_scalar::<_, i64>(switchboard::sessions::NEW_SIGNED_IN_RECORD)

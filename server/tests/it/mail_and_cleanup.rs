@@ -130,12 +130,7 @@ async fn sign_ups_are_limited_per_client_ip() {
 #[tokio::test]
 async fn expired_sessions_tokens_and_windows_are_deleted_continuously() {
     let (_db, pool) = TestDb::migrated().await;
-    let user: uuid::Uuid = sqlx::query_scalar(
-        "insert into auth.users (email) values ('gone@example.com') returning id",
-    )
-    .fetch_one(&pool)
-    .await
-    .expect("user");
+    let user = crate::common::bare_user(&pool, "gone@example.com").await;
     sqlx::raw_sql(&format!(
         "insert into app_private.sessions values ('expired', '\\x00', now() - interval '1 minute'), ('live', '\\x00', now() + interval '1 hour');
          insert into app_private.user_sessions (user_id, expires_at) values ('{user}', now() - interval '1 minute'), ('{user}', now() + interval '1 hour');

@@ -53,12 +53,7 @@ async fn world(pool: &PgPool) -> World {
     for key in [
         "viewer_a", "member_a", "admin_a", "owner_a", "owner_b", "outsider",
     ] {
-        let id: Uuid =
-            sqlx::query_scalar("insert into auth.users (email) values ($1) returning id")
-                .bind(format!("{key}@example.com"))
-                .fetch_one(pool)
-                .await
-                .expect("user");
+        let id = crate::common::bare_user(pool, &format!("{key}@example.com")).await;
         users.insert(key, id);
     }
     let org_a: Uuid =

@@ -196,6 +196,16 @@ fn state_serving(pool: PgPool, flags: &[&str], options: LeptosOptions) -> AppSta
     switchboard::build_state(&cli.config, pool, options).expect("test state")
 }
 
+/// A user row with only an email (no password, profile or organization), as the system
+/// makes it; its id.
+pub async fn bare_user(pool: &PgPool, email: &str) -> uuid::Uuid {
+    sqlx::query_scalar("insert into auth.users (email) values ($1) returning id")
+        .bind(email)
+        .fetch_one(pool)
+        .await
+        .expect("user")
+}
+
 /// The `name=value` of the session cookie a response sets.
 pub fn session_cookie(response: &reqwest::Response) -> String {
     response
