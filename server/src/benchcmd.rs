@@ -9,7 +9,6 @@ use app::auth::SessionUser;
 use app::errors::AppError;
 use app::org::rls::act_as;
 use app::org::store::DashboardRecord;
-use app::org::Dashboard;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -53,8 +52,8 @@ pub async fn argon2_samples(iterations: u32, pause: Duration) -> Result<Vec<f64>
 /// (RLS bypassed, the organization filter is in the statement), both timed inside an open
 /// transaction; and, apart, what becoming the user costs each transaction (the prepared
 /// `set_config` of role and claims, and the read of the user's organizations, that `RlsTx`
-/// sends after `BEGIN`); and the app's one-statement dashboard (`org_dashboard_as`), which
-/// does all of that and reads in one round trip, against the owner's statement.
+/// sends after `BEGIN`); and the app's one-statement dashboard (`org_dashboard_figures_as`),
+/// which does all of that and reads in one round trip, against the owner's statement.
 pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<String, AppError> {
     let (id, org, role): (Uuid, Uuid, String) = sqlx::query_as(
         "select u.id, p.organization_id, m.role from auth.users u
@@ -87,7 +86,7 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
             .connect_with(pool.connect_options().as_ref().clone())
     };
     let (user_pool, owner_pool) = (single(pool).await?, single(pool).await?);
-    const DASHBOARD: &str = "select * from public.org_dashboard($1)";
+    const DASHBOARD: &str = "select * from public.org_dashboard_figures($1)";
     let (mut as_user, mut as_owner, mut setup) = (Vec::new(), Vec::new(), Vec::new());
     let mut one_statement = Vec::new();
     let (claims, sub) = app::org::rls::claims(&auth);
@@ -99,7 +98,7 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
         // the dashboard in one statement, which is its own transaction.
         let started = Instant::now();
         let app_sees: DashboardRecord =
-            sqlx::query_as("select * from app_private.org_dashboard_as($1, $2, $3)")
+            sqlx::query_as("select * from app_private.org_dashboard_figures_as($1, $2, $3)")
                 .bind(&claims)
                 .bind(&sub)
                 .bind(org)
@@ -127,8 +126,9 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
             .await?;
         as_owner.push(started.elapsed().as_secs_f64() * 1000.0);
         tx.commit().await?;
-        let owner_sees = Dashboard::from(owner_sees);
-        if Dashboard::from(seen) != owner_sees || Dashboard::from(app_sees) != owner_sees {
+        let dashboard = |record: DashboardRecord| record.into_dashboard(String::new());
+        let owner_sees = dashboard(owner_sees);
+        if dashboard(seen) != owner_sees || dashboard(app_sees) != owner_sees {
             // Each side reads in its own transaction, so at its own `now()`: a call that
             // crosses the 24-hour or 7-day edge between them is counted by one side only
             // (`make bench` stopped so once; bench/HISTORY.md, 2026-12-04, an eighteenth

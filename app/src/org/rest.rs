@@ -66,7 +66,7 @@ impl RestBackend {
         let rows: Vec<DashboardRecord> = fetch(
             self.authed(
                 self.client
-                    .rpc("org_dashboard", json!({ "org": org }).to_string()),
+                    .rpc("org_dashboard_figures", json!({ "org": org }).to_string()),
                 user,
             ),
         )

@@ -105,8 +105,8 @@ const AGENT_COLUMNS: &str =
 
 /// A call as the database returns it: a list's row ([`CallRow`] keeps what the lists show)
 /// and, with its transcript, a call's own page. Also the composite type
-/// `public.dashboard_call` (same fields, same order) in which `public.org_dashboard`
-/// returns the latest calls.
+/// `public.dashboard_call` (same fields, same order) in which
+/// `public.org_dashboard_figures` returns the latest calls.
 #[derive(sqlx::FromRow, sqlx::Type, serde::Deserialize)]
 #[sqlx(type_name = "dashboard_call")]
 pub struct CallRecord {
@@ -138,10 +138,10 @@ impl From<CallRecord> for CallRow {
     }
 }
 
-/// The row `public.org_dashboard` returns (both backends decode it).
+/// The row `public.org_dashboard_figures` returns (both backends decode it): everything
+/// the dashboard shows but the organization's name, which the session holds.
 #[derive(sqlx::FromRow, serde::Deserialize)]
 pub struct DashboardRecord {
-    organization_name: String,
     agents: i64,
     calls_24h: i64,
     calls_7d: i64,
@@ -157,8 +157,10 @@ pub struct DashboardRecord {
 /// How many days the dashboard's chart shows, `first_day` to today.
 const CHART_DAYS: usize = 30;
 
-impl From<DashboardRecord> for Dashboard {
-    fn from(r: DashboardRecord) -> Self {
+impl DashboardRecord {
+    /// The dashboard of the organization named `organization_name`.
+    pub fn into_dashboard(self, organization_name: String) -> Dashboard {
+        let r = self;
         let mut counts = [0_i64; CHART_DAYS];
         for (day, calls) in r.days.iter().zip(&r.day_calls) {
             let slot = usize::try_from((*day - r.first_day).num_days()).ok();
@@ -174,7 +176,7 @@ impl From<DashboardRecord> for Dashboard {
             }
         };
         Dashboard {
-            organization_name: r.organization_name,
+            organization_name,
             agents: r.agents,
             calls_24h: r.calls_24h,
             calls_7d: r.calls_7d,
@@ -290,26 +292,33 @@ impl OrgStore {
         &self.auth
     }
 
-    /// The organization the user works in now.
+    /// The organization the user works in now, if the user is (still) a member of it: the
+    /// session reads the role from the user's membership of it.
     pub fn current_org(&self) -> Result<Uuid, AppError> {
-        self.auth.user.organization_id.ok_or(AppError::NotFound)
+        match (&self.auth.user.organization_id, &self.auth.user.role) {
+            (Some(org), Some(_)) => Ok(*org),
+            _ => Err(AppError::NotFound),
+        }
     }
 
     async fn tx(&self) -> Result<RlsTx, AppError> {
         RlsTx::begin(&self.pool, &self.auth).await
     }
 
-    /// The dashboard: one statement (`public.org_dashboard`) whatever the backend.
+    /// The dashboard: one statement (`public.org_dashboard_figures`) whatever the backend,
+    /// and the organization's name from the session. The statement reads under RLS, so for
+    /// an organization the user is not a member of it would count nothing; `current_org`
+    /// refuses such an organization first.
     pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
         let org = self.current_org()?;
         let record = match &self.rest {
             Some(rest) => rest.dashboard(&self.auth.user, org).await?,
             // One statement that becomes the user and reads (see the migration of
-            // `app_private.org_dashboard_as`): run outside a transaction, it is its own, so the
-            // role and claims end with it, as an `RlsTx`'s do at commit.
+            // `app_private.org_dashboard_figures_as`): run outside a transaction, it is its
+            // own, so the role and claims end with it, as an `RlsTx`'s do at commit.
             None => {
                 let (claims, sub) = super::rls::claims(&self.auth);
-                sqlx::query_as("select * from app_private.org_dashboard_as($1, $2, $3)")
+                sqlx::query_as("select * from app_private.org_dashboard_figures_as($1, $2, $3)")
                     .bind(claims)
                     .bind(sub)
                     .bind(org)
@@ -318,7 +327,10 @@ impl OrgStore {
                     .map_err(refused)?
             }
         };
-        record.map(Dashboard::from).ok_or(AppError::NotFound)
+        let name = self.auth.user.organization_name.clone().unwrap_or_default();
+        record
+            .map(|r| r.into_dashboard(name))
+            .ok_or(AppError::NotFound)
     }
 
     pub async fn list_agents(&self, search: &str) -> Result<Vec<Agent>, AppError> {
@@ -735,7 +747,6 @@ mod tests {
         let date = |d: u32| NaiveDate::from_ymd_opt(2026, 1, d).expect("day");
         let after = NaiveDate::from_ymd_opt(2026, 2, 1).expect("day");
         let record = DashboardRecord {
-            organization_name: "Org".to_owned(),
             agents: 0,
             calls_24h: 0,
             calls_7d: 0,
@@ -747,7 +758,8 @@ mod tests {
             day_calls: vec![9, 8, 5, 7, 6],
             latest: Vec::new(),
         };
-        let dashboard = Dashboard::from(record);
+        let dashboard = record.into_dashboard("Org".to_owned());
+        assert_eq!(dashboard.organization_name, "Org");
         assert_eq!(dashboard.first_day, "2026-01-02");
         let per_day = dashboard.per_day;
         assert_eq!(per_day.len(), CHART_DAYS);

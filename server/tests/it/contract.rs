@@ -208,6 +208,7 @@ async fn contract(store: &OrgStore) {
         Err(AppError::NotFound)
     );
 
+    // The name is the session's: the statement returns only the figures.
     let dashboard = store.dashboard().await.expect("dashboard");
     assert_eq!(
         (
@@ -330,9 +331,9 @@ async fn fake_postgrest(
         {
             json!([calls[1], calls[2]])
         }
-        ("POST", "/rest/v1/rpc/org_dashboard") if serde_json::from_slice::<Value>(&body).ok() == Some(json!({ "org": ORG })) => {
+        ("POST", "/rest/v1/rpc/org_dashboard_figures") if serde_json::from_slice::<Value>(&body).ok() == Some(json!({ "org": ORG })) => {
             json!([{
-                "organization_name": "Contract Co", "agents": 2, "calls_24h": 0, "calls_7d": 0,
+                "agents": 2, "calls_24h": 0, "calls_7d": 0,
                 "completed_7d": 0, "completed_seconds_7d": 0, "first_day": "2026-01-01",
                 "days": [], "day_calls": [], "latest": calls,
             }])
@@ -401,7 +402,7 @@ async fn the_postgrest_backend_meets_the_contract_with_exact_requests() {
     );
     assert!(
         seen.iter()
-            .any(|l| l.starts_with("POST /rest/v1/rpc/org_dashboard?")),
+            .any(|l| l.starts_with("POST /rest/v1/rpc/org_dashboard_figures?")),
         "{seen:#?}"
     );
     assert_eq!(seen.len(), 10, "one request per store call: {seen:#?}");

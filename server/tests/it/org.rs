@@ -630,6 +630,44 @@ async fn the_dashboard_counts_what_the_organization_has() {
     );
 }
 
+/// The dashboard's statement counts under RLS but does not read the organization (its name
+/// is the session's), so for a non-member it would count nothing rather than refuse: the
+/// app must refuse first. A user removed from the organization the profile still points to
+/// gets no dashboard, and no page of its data.
+#[tokio::test]
+async fn a_member_removed_from_the_current_organization_gets_no_dashboard() {
+    let t = two_orgs().await;
+    let app = &t.app;
+    let response = app.call(&t.a, "/api/org/dashboard", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let a_user = user_id(app, "owner-a@example.com").await;
+    sqlx::query("delete from public.memberships where user_id = $1 and organization_id = $2")
+        .bind(a_user)
+        .bind(t.org_a)
+        .execute(&app.pool)
+        .await
+        .expect("membership gone");
+    let profile: Option<Uuid> =
+        sqlx::query_scalar("select organization_id from public.profiles where id = $1")
+            .bind(a_user)
+            .fetch_one(&app.pool)
+            .await
+            .expect("profile");
+    assert_eq!(profile, Some(t.org_a), "the profile still points to it");
+    // The removal reaches this instance's session cache through its notification.
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        status = app.call(&t.a, "/api/org/dashboard", &[]).await.status();
+        if status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let agents = app.call(&t.a, "/api/org/agents", &[]).await;
+    assert_eq!(agents.status(), StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn a_user_in_several_organizations_switches_between_them() {
     let t = two_orgs().await;

@@ -394,9 +394,10 @@ async fn anon_has_no_grant_on_organization_data() {
     assert!(grants.is_empty(), "{grants:?}");
 }
 
-/// `app_private.org_dashboard_as` becomes the user inside one statement: it must see only the
-/// user's organizations, leave neither the role nor the claims on the connection, and be
-/// callable by no API role (it takes the claims as arguments).
+/// `app_private.org_dashboard_figures_as` becomes the user inside one statement: it must
+/// count only what the user's organizations have (another organization's agents and calls
+/// count as none), leave neither the role nor the claims on the connection, and be callable
+/// by no API role (it takes the claims as arguments).
 #[tokio::test]
 async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind() {
     let (db, admin) = TestDb::migrated().await;
@@ -411,26 +412,32 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
         let pool = pool.clone();
         async move {
             let claims = serde_json::json!({ "sub": user, "role": "authenticated" }).to_string();
-            sqlx::query_as::<_, (String, i64)>(
-                "select organization_name, agents from app_private.org_dashboard_as($1, $2, $3)",
+            sqlx::query_as::<_, (i64, i64, i64, i32)>(
+                "select agents, calls_24h, calls_7d, cardinality(latest)
+                 from app_private.org_dashboard_figures_as($1, $2, $3)",
             )
             .bind(claims)
             .bind(user.to_string())
             .bind(org)
-            .fetch_optional(&pool)
+            .fetch_one(&pool)
             .await
-            .expect("org_dashboard_as")
+            .expect("org_dashboard_figures_as")
         }
     };
+    // Each organization has one agent and one call, made just now.
     let viewer = w.user(Actor::ViewerA).expect("viewer");
-    assert_eq!(dashboard(viewer, w.org_a).await, Some(("A".to_owned(), 1)));
+    assert_eq!(dashboard(viewer, w.org_a).await, (1, 1, 1, 1));
     assert_eq!(
         dashboard(viewer, w.org_b).await,
-        None,
+        (0, 0, 0, 0),
         "another organization"
     );
     let outsider = w.users["outsider"];
-    assert_eq!(dashboard(outsider, w.org_a).await, None, "no membership");
+    assert_eq!(
+        dashboard(outsider, w.org_a).await,
+        (0, 0, 0, 0),
+        "no membership"
+    );
 
     let (user, sub, claims, org_ids): (String, String, String, String) = sqlx::query_as(
         "select current_user::text, coalesce(current_setting('request.jwt.claim.sub', true), ''),
@@ -454,12 +461,13 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
             .execute(&mut *tx)
             .await
             .expect("set role");
-        let refused = sqlx::query("select * from app_private.org_dashboard_as('{}', $1, $2)")
-            .bind(viewer.to_string())
-            .bind(w.org_a)
-            .execute(&mut *tx)
-            .await
-            .expect_err("an API role may not call it");
+        let refused =
+            sqlx::query("select * from app_private.org_dashboard_figures_as('{}', $1, $2)")
+                .bind(viewer.to_string())
+                .bind(w.org_a)
+                .execute(&mut *tx)
+                .await
+                .expect_err("an API role may not call it");
         assert_eq!(
             refused
                 .as_database_error()
