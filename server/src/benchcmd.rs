@@ -54,7 +54,18 @@ pub async fn argon2_samples(iterations: u32, pause: Duration) -> Result<Vec<f64>
 /// `set_config` of role and claims, and the read of the user's organizations, that `RlsTx`
 /// sends after `BEGIN`); and the app's one-statement dashboard (`org_dashboard_figures_as`),
 /// which does all of that and reads in one round trip, against the owner's statement.
-pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<String, AppError> {
+///
+/// The table owner is the login role: in the embedded cluster `postgres`, which is not a
+/// superuser, as on Supabase. With `superuser` (a connection URL of the same database as
+/// a superuser, which skips every permission check, not only RLS), the owner's statement is
+/// also timed as that superuser, and the line reports RLS against it too (the figure the
+/// benchmark reported until the embedded cluster's app role stopped being a superuser).
+pub async fn rls_cost(
+    pool: &PgPool,
+    superuser: Option<&str>,
+    email: &str,
+    iterations: u32,
+) -> Result<String, AppError> {
     let (id, org, role): (Uuid, Uuid, String) = sqlx::query_as(
         "select u.id, p.organization_id, m.role from auth.users u
          join public.profiles p on p.id = u.id
@@ -86,6 +97,16 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
             .connect_with(pool.connect_options().as_ref().clone())
     };
     let (user_pool, owner_pool) = (single(pool).await?, single(pool).await?);
+    let superuser_pool = match superuser {
+        Some(url) => Some(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await?,
+        ),
+        None => None,
+    };
+    let mut as_superuser = Vec::new();
     const DASHBOARD: &str = "select * from public.org_dashboard_figures($1)";
     let (mut as_user, mut as_owner, mut setup) = (Vec::new(), Vec::new(), Vec::new());
     let mut one_statement = Vec::new();
@@ -128,7 +149,19 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
         tx.commit().await?;
         let dashboard = |record: DashboardRecord| record.into_dashboard(String::new());
         let owner_sees = dashboard(owner_sees);
-        if dashboard(seen) != owner_sees || dashboard(app_sees) != owner_sees {
+        let mut superuser_differs = false;
+        if let Some(superuser_pool) = &superuser_pool {
+            let mut tx = app::db::begin(superuser_pool).await?;
+            let started = Instant::now();
+            let superuser_sees: DashboardRecord = sqlx::query_as(DASHBOARD)
+                .bind(org)
+                .fetch_one(&mut *tx)
+                .await?;
+            as_superuser.push(started.elapsed().as_secs_f64() * 1000.0);
+            tx.commit().await?;
+            superuser_differs = dashboard(superuser_sees) != owner_sees;
+        }
+        if dashboard(seen) != owner_sees || dashboard(app_sees) != owner_sees || superuser_differs {
             // Each side reads in its own transaction, so at its own `now()`: a call that
             // crosses the 24-hour or 7-day edge between them is counted by one side only
             // (`make bench` stopped so once; bench/HISTORY.md, 2026-12-04, an eighteenth
@@ -141,7 +174,13 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
                     "RLS and owner dashboards differ",
                 ));
             }
-            for samples in [&mut one_statement, &mut setup, &mut as_user, &mut as_owner] {
+            for samples in [
+                &mut one_statement,
+                &mut setup,
+                &mut as_user,
+                &mut as_owner,
+                &mut as_superuser,
+            ] {
                 samples.pop();
             }
             continue;
@@ -150,6 +189,16 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
     }
     let (user_ms, owner_ms, setup_ms) = (p50(as_user), p50(as_owner), p50(setup));
     let one_ms = p50(one_statement);
+    let superuser = match as_superuser.is_empty() {
+        true => String::new(),
+        false => {
+            let superuser_ms = p50(as_superuser);
+            format!(
+                "; as a superuser (no permission checks at all) p50 {superuser_ms:.3} ms, RLS {:.2}x that",
+                user_ms / superuser_ms.max(0.001)
+            )
+        }
+    };
     let again = match differing {
         0 => String::new(),
         n => format!(
@@ -157,7 +206,7 @@ pub async fn rls_cost(pool: &PgPool, email: &str, iterations: u32) -> Result<Str
         ),
     };
     Ok(format!(
-        "dashboard statement under RLS p50 {user_ms:.3} ms, as owner p50 {owner_ms:.3} ms, ratio {:.2}x; \
+        "dashboard statement under RLS p50 {user_ms:.3} ms, as owner p50 {owner_ms:.3} ms, ratio {:.2}x{superuser}; \
          becoming the user p50 {setup_ms:.3} ms per transaction (the memberships read included); \
          the app's one-statement dashboard (becoming the user included) p50 {one_ms:.3} ms, {:.2}x the owner's statement{again}",
         user_ms / owner_ms.max(0.001),

@@ -3,7 +3,18 @@
 //!
 //! Layout of the data directory (`SWITCHBOARD_DATA_DIR`, default `.switchboard/`):
 //! `pgdata/` (the cluster, owned by the OS user that runs PostgreSQL), `credentials`
-//! (the generated superuser password, readable by the invoking user only) and `postgres.log`.
+//! (the generated password, readable by the invoking user only), `superuser` (the name of
+//! the cluster's superuser) and `postgres.log`.
+//!
+//! Roles, as on Supabase: the app logs in as `postgres`, which is *not* a superuser. It
+//! owns the app's database and everything the migrations make in it, and bypasses RLS
+//! (BYPASSRLS) for the system's own work (sign-up, sessions, the seed); it may become
+//! `anon`, `authenticated` and `service_role`. The superuser, `supabase_admin`, only
+//! creates those roles and the database. So a statement the app is tricked into running
+//! cannot do what only a superuser can (read or write the server's files, run programs,
+//! change the server's settings), and the migrations run here as they run on Supabase.
+//! A cluster made before this layout (no `superuser` file) keeps its superuser `postgres`
+//! as the app's login role.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -21,7 +32,10 @@ use sqlx::{Connection, PgConnection};
 
 /// The database the app uses inside the embedded cluster.
 pub const DATABASE_NAME: &str = "switchboard";
-const SUPERUSER: &str = "postgres";
+/// The role the app logs in as.
+pub const APP_ROLE: &str = "postgres";
+/// The superuser of a cluster made now; one made before this layout has only `postgres`.
+const SUPERUSER: &str = "supabase_admin";
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +175,8 @@ pub struct EmbeddedPostgres {
     root: PathBuf,
     port: u16,
     password: String,
+    /// The cluster's superuser: [`SUPERUSER`], or [`APP_ROLE`] in a cluster made before.
+    superuser: String,
     /// `None` when another process already runs the cluster and we only connect to it.
     child: Option<Arc<Mutex<Child>>>,
 }
@@ -194,6 +210,7 @@ impl EmbeddedPostgres {
         } else {
             init_cluster(&root, &pgdata, &bindir, &user)?
         };
+        let superuser = read_superuser(&root)?;
 
         if let Some(port) = running_port(&pgdata) {
             tracing::info!(port, dir = %root.display(), "joining the embedded PostgreSQL already running");
@@ -201,6 +218,7 @@ impl EmbeddedPostgres {
                 root,
                 port,
                 password,
+                superuser,
                 child: None,
             };
             pg.ensure_database().await?;
@@ -231,6 +249,7 @@ impl EmbeddedPostgres {
                         root: root.clone(),
                         port,
                         password: password.clone(),
+                        superuser: superuser.clone(),
                         child: Some(child),
                     };
                     match pg.wait_ready().await {
@@ -252,15 +271,25 @@ impl EmbeddedPostgres {
         Err(last_error.unwrap_or(EmbeddedError::StartTimeout(START_TIMEOUT, log_path)))
     }
 
-    /// The connection URL of the app's database.
+    /// The connection URL of the app's database, as the app's login role.
     pub fn database_url(&self) -> String {
-        self.url_for(DATABASE_NAME)
+        self.url_as(APP_ROLE, DATABASE_NAME)
     }
 
-    /// The connection URL of any database in the cluster.
-    pub fn url_for(&self, database: &str) -> String {
+    /// The connection URL of any database in the cluster, as its superuser (for upkeep and
+    /// tests; the app never uses it).
+    pub fn superuser_url_for(&self, database: &str) -> String {
+        self.url_as(&self.superuser, database)
+    }
+
+    /// Whether the app logs in as the superuser (a cluster made before this layout).
+    pub fn app_role_is_superuser(&self) -> bool {
+        self.superuser == APP_ROLE
+    }
+
+    fn url_as(&self, role: &str, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}",
+            "postgres://{role}:{}@127.0.0.1:{}/{database}",
             self.password, self.port
         )
     }
@@ -308,7 +337,7 @@ impl EmbeddedPostgres {
                     });
                 }
             }
-            if let Ok(conn) = PgConnection::connect(&self.url_for("postgres")).await {
+            if let Ok(conn) = PgConnection::connect(&self.superuser_url_for("postgres")).await {
                 let _ = conn.close().await;
                 return Ok(());
             }
@@ -317,15 +346,46 @@ impl EmbeddedPostgres {
         Err(EmbeddedError::StartTimeout(START_TIMEOUT, log_path))
     }
 
-    /// Creates the app's database when it does not exist yet.
+    /// Creates the app's login role and database when they do not exist yet.
     async fn ensure_database(&self) -> Result<(), EmbeddedError> {
         let sql_err = |e: sqlx::Error| EmbeddedError::Command {
             action: "creating the app database",
             detail: e.to_string(),
         };
-        let mut conn = PgConnection::connect(&self.url_for("postgres"))
+        let mut conn = PgConnection::connect(&self.superuser_url_for("postgres"))
             .await
             .map_err(sql_err)?;
+        if self.superuser != APP_ROLE {
+            // The API roles exist before the migrations run (as on Supabase): creating a
+            // BYPASSRLS role (`service_role`) takes a superuser. The password is ours (hex
+            // digits only). Two instances may race: a role made meanwhile is fine.
+            let roles = format!(
+                "do $$
+                 begin
+                   if not exists (select 1 from pg_roles where rolname = 'anon') then
+                     create role anon nologin noinherit;
+                   end if;
+                   if not exists (select 1 from pg_roles where rolname = 'authenticated') then
+                     create role authenticated nologin noinherit;
+                   end if;
+                   if not exists (select 1 from pg_roles where rolname = 'service_role') then
+                     create role service_role nologin noinherit bypassrls;
+                   end if;
+                   if not exists (select 1 from pg_roles where rolname = '{APP_ROLE}') then
+                     create role {APP_ROLE} login nosuperuser bypassrls password '{}';
+                   end if;
+                   grant anon, authenticated, service_role to {APP_ROLE};
+                 exception when duplicate_object or unique_violation then
+                   null;
+                 end
+                 $$",
+                self.password
+            );
+            sqlx::raw_sql(&roles)
+                .execute(&mut conn)
+                .await
+                .map_err(sql_err)?;
+        }
         let exists: bool =
             sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
                 .bind(DATABASE_NAME)
@@ -334,10 +394,8 @@ impl EmbeddedPostgres {
                 .map_err(sql_err)?;
         if !exists {
             // Two instances may race here; the loser sees duplicate_database (42P04).
-            if let Err(error) = sqlx::query(&format!("create database {DATABASE_NAME}"))
-                .execute(&mut conn)
-                .await
-            {
+            let create = format!("create database {DATABASE_NAME} owner {APP_ROLE}");
+            if let Err(error) = sqlx::query(&create).execute(&mut conn).await {
                 let duplicate = error
                     .as_database_error()
                     .and_then(|e| e.code())
@@ -358,14 +416,26 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
+/// The cluster's superuser, as its `superuser` file names it; a cluster made before that
+/// file has only `postgres`.
+fn read_superuser(root: &Path) -> Result<String, EmbeddedError> {
+    let path = root.join("superuser");
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(APP_ROLE.to_owned()),
+        Err(e) => Err(EmbeddedError::Io { path, source: e }),
+    }
+}
+
 fn read_password(root: &Path) -> Result<String, EmbeddedError> {
     let path = root.join("credentials");
     let text = fs::read_to_string(&path).map_err(io_err(&path))?;
     Ok(text.trim().to_owned())
 }
 
-/// Runs initdb with a generated superuser password (scram-sha-256, never trust: other users
-/// of the machine must not get in), and keeps the password for the invoking user only.
+/// Runs initdb with a generated password (scram-sha-256, never trust: other users of the
+/// machine must not get in) for the superuser, which the app's login role gets too (see
+/// `ensure_database`), and keeps the password for the invoking user only.
 fn init_cluster(
     root: &Path,
     pgdata: &Path,
@@ -423,6 +493,10 @@ fn init_cluster(
             ),
         });
     }
+    // Before the credentials: a cluster with credentials but no `superuser` file is taken
+    // for one made before this layout.
+    let superuser = root.join("superuser");
+    fs::write(&superuser, SUPERUSER).map_err(io_err(&superuser))?;
     let credentials = root.join("credentials");
     let mut file = OpenOptions::new()
         .write(true)

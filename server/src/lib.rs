@@ -225,7 +225,14 @@ pub async fn run_seed(config: Config, options: seed::SeedOptions) -> Result<(), 
 /// `switchboard rls-bench`: prints the RLS cost of the dashboard's queries.
 pub async fn run_rls_bench(config: Config, email: &str, iterations: u32) -> Result<(), StartError> {
     let database = Database::open(&config).await?;
-    let result = benchcmd::rls_cost(&database.pool, email, iterations).await;
+    // In the embedded cluster the table owner (the login role) is not a superuser: the
+    // statement is timed as its superuser too.
+    let superuser = database
+        .embedded
+        .as_ref()
+        .filter(|pg| !pg.app_role_is_superuser())
+        .map(|pg| pg.superuser_url_for(embedded::DATABASE_NAME));
+    let result = benchcmd::rls_cost(&database.pool, superuser.as_deref(), email, iterations).await;
     database.close().await;
     print_line(result.map_err(|e| StartError::Config(e.to_string()))?);
     Ok(())

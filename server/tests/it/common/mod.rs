@@ -49,7 +49,10 @@ fn server() -> &'static Server {
                 let pg = EmbeddedPostgres::start(dir.path())
                     .await
                     .expect("embedded PostgreSQL starts");
-                let admin: PgConnectOptions = pg.url_for("postgres").parse().expect("url parses");
+                let admin: PgConnectOptions = pg
+                    .superuser_url_for("postgres")
+                    .parse()
+                    .expect("url parses");
                 Server {
                     admin,
                     _embedded: Some(pg),
