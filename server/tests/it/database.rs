@@ -256,11 +256,7 @@ async fn anon_and_authenticated_cannot_read_auth_users() {
         .fetch_one(&mut *tx)
         .await
         .expect_err("authenticated must not read auth.users");
-    let code = error
-        .as_database_error()
-        .and_then(|e| e.code())
-        .map(|c| c.into_owned());
-    assert_eq!(code.as_deref(), Some("42501"));
+    assert_eq!(crate::common::sqlstate(&error).as_deref(), Some("42501"));
     drop(pool);
 }
 

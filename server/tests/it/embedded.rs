@@ -140,10 +140,7 @@ async fn the_app_logs_in_as_an_owner_that_is_not_a_superuser() {
             .await
             .expect_err(statement);
         assert_eq!(
-            refused
-                .as_database_error()
-                .and_then(|e| e.code())
-                .as_deref(),
+            crate::common::sqlstate(&refused).as_deref(),
             Some("42501"),
             "{statement}: {refused}"
         );

@@ -168,12 +168,8 @@ async fn run_as(pool: &PgPool, user: Option<Uuid>, sql: &str) -> Outcome {
     match result {
         Ok(rows) => Outcome::Rows(rows),
         Err(error) => {
-            let code = error
-                .as_database_error()
-                .and_then(|e| e.code())
-                .map(|c| c.into_owned());
             assert_eq!(
-                code.as_deref(),
+                crate::common::sqlstate(&error).as_deref(),
                 Some("42501"),
                 "unexpected error for {sql}: {error}"
             );
@@ -469,10 +465,7 @@ async fn the_one_statement_dashboard_is_bound_by_rls_and_leaves_nothing_behind()
                 .await
                 .expect_err("an API role may not call it");
         assert_eq!(
-            refused
-                .as_database_error()
-                .and_then(|e| e.code())
-                .as_deref(),
+            crate::common::sqlstate(&refused).as_deref(),
             Some("42501"),
             "{role}: {refused}"
         );

@@ -89,6 +89,14 @@ fn remove_stale_clusters() {
     }
 }
 
+/// The SQLSTATE of a database error (`42501`: insufficient privilege), if it is one.
+pub fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned())
+}
+
 /// The connection options of the server's maintenance database.
 pub fn admin_options() -> PgConnectOptions {
     server().admin.clone()
