@@ -138,20 +138,15 @@ pub async fn rls_cost(
         // The three sides in turn, in the opposite order every other round, so that none
         // gains from always coming after the others (the pages they read are in the CPU's
         // caches after the first).
-        let mut sides = vec![Side::User, Side::Owner];
-        if superuser_pool.is_some() {
-            sides.push(Side::Superuser);
+        let mut sides = vec![(Side::User, &user_pool), (Side::Owner, &owner_pool)];
+        if let Some(pool) = &superuser_pool {
+            sides.push((Side::Superuser, pool));
         }
         if (timed + differing) % 2 == 1 {
             sides.reverse();
         }
         let (mut seen, mut owner_sees, mut superuser_sees) = (None, None, None);
-        for side in sides {
-            let pool = match side {
-                Side::User => &user_pool,
-                Side::Owner => &owner_pool,
-                Side::Superuser => superuser_pool.as_ref().unwrap_or(&owner_pool),
-            };
+        for (side, pool) in sides {
             let mut tx = app::db::begin(pool).await?;
             if side == Side::User {
                 let started = Instant::now();
@@ -212,15 +207,14 @@ pub async fn rls_cost(
     }
     let (user_ms, owner_ms, setup_ms) = (p50(as_user), p50(as_owner), p50(setup));
     let one_ms = p50(one_statement);
-    let superuser = match as_superuser.is_empty() {
-        true => String::new(),
-        false => {
-            let superuser_ms = p50(as_superuser);
-            format!(
-                "; as a superuser (no permission checks at all) p50 {superuser_ms:.3} ms, RLS {:.2}x that",
-                user_ms / superuser_ms.max(0.001)
-            )
-        }
+    let superuser = if as_superuser.is_empty() {
+        String::new()
+    } else {
+        let superuser_ms = p50(as_superuser);
+        format!(
+            "; as a superuser (no permission checks at all) p50 {superuser_ms:.3} ms, RLS {:.2}x that",
+            user_ms / superuser_ms.max(0.001)
+        )
     };
     let again = match differing {
         0 => String::new(),
