@@ -82,6 +82,17 @@ measure() { # path cookie [seconds] [base] -> "rps p50 p99 non2xx"
 }
 
 median() { sort -n "$1" | awk '{ a[NR]=$1 } END { printf "%.2f", a[int((NR+1)/2)] }'; }
+# The p50 of each run of 10 lines of a file (the sign-in step's rounds), space-separated.
+round_p50s() {
+  local rounds=() chunk
+  chunk=$(mktemp "$WORK/round.XXXXXX")
+  for start in $(seq 1 10 "$(wc -l <"$1")"); do
+    sed -n "${start},$((start + 9))p" "$1" >"$chunk"
+    rounds+=("$(median "$chunk")")
+  done
+  rm -f "$chunk"
+  echo "${rounds[*]}"
+}
 
 declare -A RESULT
 for size in 10k 1m; do
@@ -147,6 +158,12 @@ for size in 10k 1m; do
     RESULT["signin_p50_ms"]=$(median "$WORK/signin.ms")
     RESULT["argon2_p50_ms"]=$(median "$WORK/argon2.ms")
     RESULT["argon2_paused_p50_ms"]=$(median "$WORK/argon2-paused.ms")
+    # Each round's p50s and every sample, in the order taken: a run whose ratio stands out
+    # can be read afterwards (one slow round, or a whole series shifted).
+    for series in signin argon2 argon2-paused; do
+      RESULT["${series}_round_p50s_ms"]=$(round_p50s "$WORK/$series.ms")
+      RESULT["${series}_samples_ms"]=$(paste -sd' ' "$WORK/$series.ms")
+    done
     log "== RLS cost"
     RESULT["rls"]=$(SWITCHBOARD_DATA_DIR="$data" RUST_LOG=error helper rls-bench --email "$email" --iterations 2000)
   fi
@@ -203,6 +220,7 @@ stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   read -r d10 d1m <<<"${RESULT["growth /dashboard"]}"; read -r c10 c1m <<<"${RESULT["growth /calls"]}"
   echo "growth 1M/10k, median p50 of 5 interleaved rounds: dashboard $d1m vs $d10 ms, $(ratio "$d1m" "$d10")x; calls $c1m vs $c10 ms, $(ratio "$c1m" "$c10")x"
   echo "sign-in p50 ${RESULT[signin_p50_ms]} ms vs argon2id verify p50 ${RESULT[argon2_p50_ms]} ms: $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_p50_ms]}")x (vs a verify after a ${SIGNIN_PAUSE_MS} ms pause, p50 ${RESULT[argon2_paused_p50_ms]} ms: $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_paused_p50_ms]}")x)"
+  echo "  each round's p50 (10 of each): sign-in ${RESULT[signin_round_p50s_ms]}; verify ${RESULT[argon2_round_p50s_ms]}; after a pause ${RESULT[argon2-paused_round_p50s_ms]} ms"
   echo "RLS: ${RESULT[rls]}"
   echo "server RSS after 60 s of dashboard load: ${RESULT[rss_kib]} KiB (${RESULT[rss_detail]% })"
   echo "server log, 1M runs: ${RESULT["1m log"]}"
