@@ -9,16 +9,42 @@ use app::auth::SessionUser;
 use app::errors::AppError;
 use app::org::rls::act_as;
 use app::org::store::DashboardRecord;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// Who reads the dashboard in `rls_cost`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    User,
-    Owner,
-    Superuser,
+/// One reader of the dashboard in `rls_cost`, on its own connection: what it timed, and
+/// what it saw in the round under way.
+struct Side {
+    pool: PgPool,
+    /// The user under RLS (becomes the user first); else the statement runs as the login.
+    becomes_user: bool,
+    ms: Vec<f64>,
+    seen: Option<DashboardRecord>,
 }
+
+impl Side {
+    /// A pool of one connection: PostgreSQL re-plans a cached statement that reads RLS
+    /// tables whenever the role running it changes, which never happens on the app's
+    /// connections (org data is always read as `authenticated`).
+    async fn connect(options: PgConnectOptions, becomes_user: bool) -> Result<Self, AppError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(Self {
+            pool,
+            becomes_user,
+            ms: Vec::new(),
+            seen: None,
+        })
+    }
+}
+
+/// The positions of the sides in `rls_cost`'s list.
+const USER: usize = 0;
+const OWNER: usize = 1;
+const SUPERUSER: usize = 2;
 
 pub fn p50(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -96,28 +122,16 @@ pub async fn rls_cost(
         session_id: Uuid::nil(),
         expires_at: chrono::Utc::now(),
     };
-    // A connection for each side: PostgreSQL re-plans a cached statement that reads RLS
-    // tables whenever the role running it changes, which never happens on the app's
-    // connections (org data is always read as `authenticated`).
-    let single = |pool: &PgPool| {
-        sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(pool.connect_options().as_ref().clone())
-    };
-    let (user_pool, owner_pool) = (single(pool).await?, single(pool).await?);
-    let superuser_pool = match superuser {
-        Some(url) => Some(
-            sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(url)
-                .await?,
-        ),
-        None => None,
-    };
-    let mut as_superuser = Vec::new();
+    let login = pool.connect_options().as_ref().clone();
+    let mut sides = vec![
+        Side::connect(login.clone(), true).await?,
+        Side::connect(login, false).await?,
+    ];
+    if let Some(url) = superuser {
+        sides.push(Side::connect(url.parse()?, false).await?);
+    }
     const DASHBOARD: &str = "select * from public.org_dashboard_figures($1)";
-    let (mut as_user, mut as_owner, mut setup) = (Vec::new(), Vec::new(), Vec::new());
-    let mut one_statement = Vec::new();
+    let (mut setup, mut one_statement) = (Vec::new(), Vec::new());
     let (claims, sub) = app::org::rls::claims(&auth);
     // Rounds whose sides differ at most (see below), and rounds timed.
     const MAX_DIFFERING: u32 = 3;
@@ -131,24 +145,21 @@ pub async fn rls_cost(
                 .bind(&claims)
                 .bind(&sub)
                 .bind(org)
-                .fetch_one(&user_pool)
+                .fetch_one(&sides[USER].pool)
                 .await?;
         one_statement.push(started.elapsed().as_secs_f64() * 1000.0);
 
-        // The three sides in turn, in the opposite order every other round, so that none
-        // gains from always coming after the others (the pages they read are in the CPU's
-        // caches after the first).
-        let mut sides = vec![(Side::User, &user_pool), (Side::Owner, &owner_pool)];
-        if let Some(pool) = &superuser_pool {
-            sides.push((Side::Superuser, pool));
-        }
+        // The sides in turn, in the opposite order every other round, so that none gains
+        // from always coming after the others (the pages they read are in the CPU's caches
+        // after the first).
+        let mut order: Vec<usize> = (0..sides.len()).collect();
         if (timed + differing) % 2 == 1 {
-            sides.reverse();
+            order.reverse();
         }
-        let (mut seen, mut owner_sees, mut superuser_sees) = (None, None, None);
-        for (side, pool) in sides {
-            let mut tx = app::db::begin(pool).await?;
-            if side == Side::User {
+        for i in order {
+            let side = &mut sides[i];
+            let mut tx = app::db::begin(&side.pool).await?;
+            if side.becomes_user {
                 let started = Instant::now();
                 act_as(&mut tx, &auth).await?;
                 setup.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -158,28 +169,18 @@ pub async fn rls_cost(
                 .bind(org)
                 .fetch_one(&mut *tx)
                 .await?;
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            side.ms.push(started.elapsed().as_secs_f64() * 1000.0);
             tx.commit().await?;
-            match side {
-                Side::User => {
-                    as_user.push(ms);
-                    seen = Some(record);
-                }
-                Side::Owner => {
-                    as_owner.push(ms);
-                    owner_sees = Some(record);
-                }
-                Side::Superuser => {
-                    as_superuser.push(ms);
-                    superuser_sees = Some(record);
-                }
-            }
+            side.seen = Some(record);
         }
         let dashboard = |record: DashboardRecord| record.into_dashboard(String::new());
-        let owner_sees = owner_sees.map(dashboard);
-        let differs = |record: Option<DashboardRecord>| record.map(dashboard) != owner_sees;
-        let superuser_differs = superuser_sees.is_some() && differs(superuser_sees);
-        if differs(seen) || differs(Some(app_sees)) || superuser_differs {
+        let owner_sees = sides[OWNER].seen.take().map(dashboard);
+        let differs = Some(dashboard(app_sees)) != owner_sees
+            || sides
+                .iter_mut()
+                .filter_map(|side| side.seen.take())
+                .any(|record| Some(dashboard(record)) != owner_sees);
+        if differs {
             // Each side reads in its own transaction, so at its own `now()`: a call that
             // crosses the 24-hour or 7-day edge between them is counted by one side only
             // (`make bench` stopped so once; bench/HISTORY.md, 2026-12-04, an eighteenth
@@ -192,29 +193,30 @@ pub async fn rls_cost(
                     "RLS and owner dashboards differ",
                 ));
             }
-            for samples in [
-                &mut one_statement,
-                &mut setup,
-                &mut as_user,
-                &mut as_owner,
-                &mut as_superuser,
-            ] {
-                samples.pop();
+            one_statement.pop();
+            setup.pop();
+            for side in &mut sides {
+                side.ms.pop();
             }
             continue;
         }
         timed += 1;
     }
-    let (user_ms, owner_ms, setup_ms) = (p50(as_user), p50(as_owner), p50(setup));
+    let mut p50_of = |i: usize| {
+        sides
+            .get_mut(i)
+            .map(|side| p50(std::mem::take(&mut side.ms)))
+    };
+    let (user_ms, owner_ms) = (p50_of(USER).unwrap_or(0.0), p50_of(OWNER).unwrap_or(0.0));
+    let superuser_ms = p50_of(SUPERUSER);
+    let setup_ms = p50(setup);
     let one_ms = p50(one_statement);
-    let superuser = if as_superuser.is_empty() {
-        String::new()
-    } else {
-        let superuser_ms = p50(as_superuser);
-        format!(
+    let superuser = match superuser_ms {
+        None => String::new(),
+        Some(superuser_ms) => format!(
             "; as a superuser (no permission checks at all) p50 {superuser_ms:.3} ms, RLS {:.2}x that",
             user_ms / superuser_ms.max(0.001)
-        )
+        ),
     };
     let again = match differing {
         0 => String::new(),
