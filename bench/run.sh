@@ -11,6 +11,12 @@ CONNECTIONS=${BENCH_CONNECTIONS:-64}
 # 30 ms apart, each 20-22 ms; see the sign-in step).
 SIGNIN_PAUSE_MS=${BENCH_SIGNIN_PAUSE_MS:-10}
 PORT=${BENCH_PORT:-3300}
+# BENCH_DB_CLOCK=HH:MM runs the embedded PostgreSQL with its clock at that UTC time of day
+# (libfaketime, Debian's `faketime`; only PostgreSQL: Rust's clock calls fail under the
+# library). The dashboard's 7-day window reads its partial first day from `calls`, so its
+# cost moves with the time of day (`bench/HISTORY.md`, 2026-12-05): `BENCH_DB_CLOCK=23:30`
+# measures the RLS ratio at its worst hour whenever the run is made.
+DB_CLOCK=${BENCH_DB_CLOCK:-}
 BASE="http://127.0.0.1:$PORT"
 BIN=target/release/switchboard
 WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
@@ -25,6 +31,23 @@ cleanup() {
 trap cleanup EXIT
 
 log() { printf '%s\n' "$*" >&2; }
+
+if [ -n "$DB_CLOCK" ]; then
+  faketime_lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
+  [ -n "$faketime_lib" ] || { log "BENCH_DB_CLOCK needs libfaketime (apt-get install faketime)"; exit 1; }
+  target=$(date -u -d "$DB_CLOCK" +%s) || { log "BENCH_DB_CLOCK: not a time of day: $DB_CLOCK"; exit 1; }
+  # The offset is fixed at the start: the clock reads $DB_CLOCK when the run begins and
+  # moves on with it. A directory of the real binaries whose `postgres` is the wrapper.
+  offset=$((target - $(date -u +%s)))
+  pg_real=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  mkdir -m 755 "$WORK/pgbin"
+  for f in "$pg_real"/*; do [ "${f##*/}" = postgres ] || ln -s "$f" "$WORK/pgbin/"; done
+  printf '#!/bin/sh\nLD_PRELOAD=%s FAKETIME=%s exec %s/postgres "$@"\n' \
+    "$faketime_lib" "$(printf '%+d' "$offset")" "$pg_real" >"$WORK/pgbin/postgres"
+  chmod 755 "$WORK/pgbin/postgres"
+  export SWITCHBOARD_PG_BINDIR="$WORK/pgbin"
+  log "== the database's clock: $(date -u -d "@$target" +%H:%M) UTC (offset ${offset} s)"
+fi
 
 # One of the binary's helper commands, its output on stdout. The binary logs to stdout too,
 # so an error would vanish with the `$(…)` that reads the result: a failure shows it here
@@ -208,8 +231,10 @@ CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 PG_VERSION=$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version | awk '{ print $3 }')
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+CLOCK_NOTE=""
+[ -z "$DB_CLOCK" ] || CLOCK_NOTE=", the database clock at $DB_CLOCK UTC"
 {
-  echo "Switchboard benchmark, $stamp, $(nproc) cores ($CPU), $(uname -m), PostgreSQL $PG_VERSION, ${CONNECTIONS} connections, ${SECONDS_PER_RUN} s per run"
+  echo "Switchboard benchmark, $stamp, $(nproc) cores ($CPU), $(uname -m), PostgreSQL $PG_VERSION, ${CONNECTIONS} connections, ${SECONDS_PER_RUN} s per run$CLOCK_NOTE"
   printf '%-24s %10s %10s %10s %8s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx"
   for size in 10k 1m; do
     for path in /healthz /dashboard /calls /api/auth/session; do
@@ -232,7 +257,7 @@ stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 json="bench/results/$(date -u +%Y%m%dT%H%M%SZ).json"
 {
   echo "{"
-  echo "  \"when\": \"$stamp\", \"cores\": $(nproc), \"cpu\": \"$CPU\", \"postgresql\": \"$PG_VERSION\", \"connections\": $CONNECTIONS, \"seconds\": $SECONDS_PER_RUN,"
+  echo "  \"when\": \"$stamp\", \"db_clock\": \"${DB_CLOCK:-real}\", \"cores\": $(nproc), \"cpu\": \"$CPU\", \"postgresql\": \"$PG_VERSION\", \"connections\": $CONNECTIONS, \"seconds\": $SECONDS_PER_RUN,"
   for key in "${!RESULT[@]}"; do printf '  "%s": "%s",\n' "$key" "${RESULT[$key]}"; done
   echo "  \"wasm_raw\": $wasm_raw, \"wasm_gzip\": $wasm_gz, \"wasm_all_modules_gzip\": $wasm_all_gz, \"first_visit_gzip\": $first_visit, \"first_visit_before_interaction_gzip\": $first_visit_load"
   echo "}"
