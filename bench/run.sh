@@ -17,6 +17,8 @@ PORT=${BENCH_PORT:-3300}
 # cost moves with the time of day (`bench/HISTORY.md`, 2026-12-05): `BENCH_DB_CLOCK=23:30`
 # measures the RLS ratio at its worst hour whenever the run is made.
 DB_CLOCK=${BENCH_DB_CLOCK:-}
+# The PostgreSQL binaries the server's embedded cluster runs (as the server picks them).
+PG_BIN=${SWITCHBOARD_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)}
 BASE="http://127.0.0.1:$PORT"
 BIN=target/release/switchboard
 WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
@@ -39,11 +41,10 @@ if [ -n "$DB_CLOCK" ]; then
   # The offset is fixed at the start: the clock reads $DB_CLOCK when the run begins and
   # moves on with it. A directory of the real binaries whose `postgres` is the wrapper.
   offset=$((target - $(date -u +%s)))
-  pg_real=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   mkdir -m 755 "$WORK/pgbin"
-  for f in "$pg_real"/*; do [ "${f##*/}" = postgres ] || ln -s "$f" "$WORK/pgbin/"; done
+  for f in "$PG_BIN"/*; do [ "${f##*/}" = postgres ] || ln -s "$f" "$WORK/pgbin/"; done
   printf '#!/bin/sh\nLD_PRELOAD=%s FAKETIME=%s exec %s/postgres "$@"\n' \
-    "$faketime_lib" "$(printf '%+d' "$offset")" "$pg_real" >"$WORK/pgbin/postgres"
+    "$faketime_lib" "$(printf '%+d' "$offset")" "$PG_BIN" >"$WORK/pgbin/postgres"
   chmod 755 "$WORK/pgbin/postgres"
   export SWITCHBOARD_PG_BINDIR="$WORK/pgbin"
   log "== the database's clock: $(date -u -d "@$target" +%H:%M) UTC (offset ${offset} s)"
@@ -228,7 +229,7 @@ done <<<"$visited"
 stop_server
 
 CPU=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
-PG_VERSION=$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version | awk '{ print $3 }')
+PG_VERSION=$("$PG_BIN/postgres" --version | awk '{ print $3 }')
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 CLOCK_NOTE=""
