@@ -118,6 +118,11 @@ round_p50s() {
   echo "${rounds[*]}"
 }
 
+# The server's CPU time so far (user and system, in clock ticks) and its minor page faults
+# (the fields of /proc/PID/stat after the command's name).
+CLK_TCK=$(getconf CLK_TCK)
+server_counters() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13, $8 }'; }
+
 declare -A RESULT
 for size in 10k 1m; do
   data="$WORK/db-$size"
@@ -171,14 +176,23 @@ for size in 10k 1m; do
     # sign-in's hash always comes after one (`bench/HISTORY.md`, 2026-12-04, a thirteenth
     # machine). The target is reported against the back-to-back verify, as before.
     : >"$WORK/signin.ms"; : >"$WORK/argon2.ms"; : >"$WORK/argon2-paused.ms"
+    # Beside each round, the server's CPU time and minor page faults per sign-in: whether
+    # a slow round was the server working more (a slower hash) or waiting.
+    cpu_rounds=(); fault_rounds=()
     for round in 1 2 3 4; do
+      read -r ticks0 faults0 <<<"$(server_counters)"
       for i in $(seq 1 10); do
         curl -s -o /dev/null -w '%{time_total}\n' -H "Origin: $BASE" -H 'Accept: application/json' \
           --data-urlencode "email=$email" --data-urlencode 'password=switchboard-demo-password' "$BASE/auth/signin"
       done | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$WORK/signin.ms"
+      read -r ticks1 faults1 <<<"$(server_counters)"
+      cpu_rounds+=("$(awk -v t=$((ticks1 - ticks0)) -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", t * 1000 / hz / 10 }')")
+      fault_rounds+=("$(( (faults1 - faults0) / 10 ))")
       helper argon2-bench --iterations 10 --each >>"$WORK/argon2.ms"
       helper argon2-bench --iterations 10 --each --pause-ms "$SIGNIN_PAUSE_MS" >>"$WORK/argon2-paused.ms"
     done
+    RESULT["signin_round_server_cpu_ms"]="${cpu_rounds[*]}"
+    RESULT["signin_round_server_faults"]="${fault_rounds[*]}"
     RESULT["signin_p50_ms"]=$(median "$WORK/signin.ms")
     RESULT["argon2_p50_ms"]=$(median "$WORK/argon2.ms")
     RESULT["argon2_paused_p50_ms"]=$(median "$WORK/argon2-paused.ms")
@@ -247,6 +261,7 @@ CLOCK_NOTE=""
   echo "growth 1M/10k, median p50 of 5 interleaved rounds: dashboard $d1m vs $d10 ms, $(ratio "$d1m" "$d10")x; calls $c1m vs $c10 ms, $(ratio "$c1m" "$c10")x"
   echo "sign-in p50 ${RESULT[signin_p50_ms]} ms vs argon2id verify p50 ${RESULT[argon2_p50_ms]} ms: $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_p50_ms]}")x (vs a verify after a ${SIGNIN_PAUSE_MS} ms pause, p50 ${RESULT[argon2_paused_p50_ms]} ms: $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_paused_p50_ms]}")x)"
   echo "  each round's p50 (10 of each): sign-in ${RESULT[signin_round_p50s_ms]}; verify ${RESULT[argon2_round_p50s_ms]}; after a pause ${RESULT[argon2-paused_round_p50s_ms]} ms"
+  echo "  the server's CPU per sign-in, each round: ${RESULT[signin_round_server_cpu_ms]} ms (clock ticks of $((1000 / CLK_TCK)) ms); minor page faults per sign-in: ${RESULT[signin_round_server_faults]}"
   echo "RLS: ${RESULT[rls]}"
   echo "server RSS after 60 s of dashboard load: ${RESULT[rss_kib]} KiB (${RESULT[rss_detail]% })"
   echo "server log, 1M runs: ${RESULT["1m log"]}"

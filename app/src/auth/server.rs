@@ -364,25 +364,69 @@ pub async fn throttle_check(pool: &PgPool, limit: &Limit) -> Result<(), AppError
     throttle_check_all(pool, std::slice::from_ref(limit)).await
 }
 
+/// The query behind [`throttle_check_all`]: one row, the longest wait among the limits
+/// (`$1` keys, `$2` maxima, `$3` windows in seconds) whose window is full, or null.
+macro_rules! full_windows_sql {
+    () => {
+        "select max(extract(epoch from (r.window_start + make_interval(secs => l.secs) - now())))::float8
+           as retry_after
+         from unnest($1::text[], $2::int4[], $3::float8[]) as l(key, max, secs)
+         join app_private.rate_limits r on r.key = l.key
+         where r.window_start > now() - make_interval(secs => l.secs) and r.hits >= l.max"
+    };
+}
+
 /// [`throttle_check`] for several limits in one statement (one round trip): refuses when
 /// any of their windows is full, with the longest wait among them.
 pub async fn throttle_check_all(pool: &PgPool, limits: &[Limit]) -> Result<(), AppError> {
     let (keys, maxes, windows) = as_columns(limits);
-    let retry_after: Option<f64> = sqlx::query_scalar(
-        "select max(extract(epoch from (r.window_start + make_interval(secs => l.secs) - now())))::float8
-         from unnest($1::text[], $2::int4[], $3::float8[]) as l(key, max, secs)
-         join app_private.rate_limits r on r.key = l.key
-         where r.window_start > now() - make_interval(secs => l.secs) and r.hits >= l.max",
-    )
-    .bind(&keys)
-    .bind(&maxes)
-    .bind(&windows)
-    .fetch_one(pool)
-    .await?;
+    let retry_after: Option<f64> = sqlx::query_scalar(full_windows_sql!())
+        .bind(&keys)
+        .bind(&maxes)
+        .bind(&windows)
+        .fetch_one(pool)
+        .await?;
     match retry_after {
         Some(retry_after) => Err(too_many(retry_after)),
         None => Ok(()),
     }
+}
+
+/// What a sign-in needs before its hash: the account with this (normalized) address, if
+/// any, as its ID, stored hash and whether the address is confirmed.
+pub type SignInAccount = (Uuid, Option<String>, bool);
+
+/// [`sign_in_lookup`]'s statement: the full windows' longest wait, left-joined to the
+/// account (`$4`, normalized; an empty address matches none), so it is always one row.
+const SIGN_IN_LOOKUP: &str = concat!(
+    "with full_windows as (",
+    full_windows_sql!(),
+    ") select w.retry_after, u.id, u.encrypted_password::text, u.email_confirmed_at is not null
+     from full_windows w left join auth.users u on lower(u.email) = $4 and $4 <> ''"
+);
+
+/// [`throttle_check_all`] and the read of the account with `email` in one statement: a
+/// sign-in waits on one round trip before its hash, on one connection. Refuses as
+/// [`throttle_check_all`] does, whether the account exists or not.
+pub async fn sign_in_lookup(
+    pool: &PgPool,
+    limits: &[Limit],
+    email: &str,
+) -> Result<Option<SignInAccount>, AppError> {
+    let (keys, maxes, windows) = as_columns(limits);
+    let row: (Option<f64>, Option<Uuid>, Option<String>, Option<bool>) =
+        sqlx::query_as(SIGN_IN_LOOKUP)
+            .bind(&keys)
+            .bind(&maxes)
+            .bind(&windows)
+            .bind(email)
+            .fetch_one(pool)
+            .await?;
+    let (retry_after, id, hash, confirmed) = row;
+    if let Some(retry_after) = retry_after {
+        return Err(too_many(retry_after));
+    }
+    Ok(id.map(|id| (id, hash, confirmed.unwrap_or(false))))
 }
 
 /// Counts one attempt; refuses when it is over the limit.

@@ -558,6 +558,88 @@ async fn failed_sign_ins_are_throttled_per_client_ip() {
     assert_eq!(key, "signin:ip:127.0.0.1");
 }
 
+/// A sign-in reads its throttle windows and its account in one statement: the account,
+/// matched whatever the case of the stored address; nothing for an unknown or an empty
+/// address; and a refusal, with the longest wait, while any window is full, whether the
+/// account exists or not.
+#[tokio::test]
+async fn a_sign_in_reads_its_windows_and_its_account_in_one_statement() {
+    use app::auth::server::{sign_in_lookup, Limit, FIFTEEN_MINUTES};
+    use app::errors::AppError;
+
+    let app = TestApp::spawn().await;
+    let id = crate::common::bare_user(&app.pool, "Lookup@Example.com").await;
+    let limits = |email: &str| {
+        [
+            Limit::new("signin:ip:198.51.100.7", 50, FIFTEEN_MINUTES),
+            Limit::new(format!("signin:acct:{email}"), 10, FIFTEEN_MINUTES),
+        ]
+    };
+    let lookup = |email: &'static str| {
+        let pool = app.pool.clone();
+        async move { sign_in_lookup(&pool, &limits(email), email).await }
+    };
+    let refused_for = |result: Result<_, AppError>| match result {
+        Err(AppError::TooManyRequests { retry_after_secs }) => retry_after_secs,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    assert_eq!(
+        lookup("lookup@example.com").await.expect("lookup"),
+        Some((id, None, false))
+    );
+    sqlx::query(
+        "update auth.users set encrypted_password = 'stored hash', email_confirmed_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .expect("confirm");
+    assert_eq!(
+        lookup("lookup@example.com").await.expect("lookup"),
+        Some((id, Some("stored hash".to_owned()), true))
+    );
+    assert_eq!(lookup("nobody@example.com").await.expect("lookup"), None);
+    assert_eq!(lookup("").await.expect("lookup"), None);
+
+    // A full window for an address with no account refuses it, and only it.
+    sqlx::query(
+        "insert into app_private.rate_limits (key, window_start, hits)
+         values ('signin:acct:nobody@example.com', now() - interval '5 minutes', 10)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("fill a window");
+    let wait = refused_for(lookup("nobody@example.com").await);
+    assert!((595..=600).contains(&wait), "{wait}");
+    assert!(lookup("lookup@example.com").await.is_ok());
+
+    // The client's window full too: the account is refused, with the longest wait.
+    sqlx::query(
+        "insert into app_private.rate_limits (key, window_start, hits)
+         values ('signin:ip:198.51.100.7', now(), 50)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("fill a window");
+    let wait = refused_for(lookup("lookup@example.com").await);
+    assert!((895..=900).contains(&wait), "{wait}");
+    let wait = refused_for(lookup("nobody@example.com").await);
+    assert!((895..=900).contains(&wait), "{wait}");
+
+    // Once the windows have passed, nothing is refused.
+    sqlx::query("update app_private.rate_limits set window_start = now() - interval '16 minutes'")
+        .execute(&app.pool)
+        .await
+        .expect("age the windows");
+    assert_eq!(
+        lookup("lookup@example.com").await.expect("lookup"),
+        Some((id, Some("stored hash".to_owned()), true))
+    );
+    assert_eq!(lookup("nobody@example.com").await.expect("lookup"), None);
+}
+
 #[tokio::test]
 async fn unknown_email_and_wrong_password_get_one_generic_answer() {
     let app = TestApp::spawn().await;
