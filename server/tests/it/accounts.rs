@@ -603,26 +603,30 @@ async fn a_sign_in_reads_its_windows_and_its_account_in_one_statement() {
     assert_eq!(lookup("nobody@example.com").await.expect("lookup"), None);
     assert_eq!(lookup("").await.expect("lookup"), None);
 
+    // A window of `hits` attempts, started `age` ago.
+    let fill = |key: &'static str, age: &'static str, hits: i32| {
+        sqlx::query(
+            "insert into app_private.rate_limits (key, window_start, hits)
+             values ($1, now() - $2::text::interval, $3)",
+        )
+        .bind(key)
+        .bind(age)
+        .bind(hits)
+        .execute(&app.pool)
+    };
+
     // A full window for an address with no account refuses it, and only it.
-    sqlx::query(
-        "insert into app_private.rate_limits (key, window_start, hits)
-         values ('signin:acct:nobody@example.com', now() - interval '5 minutes', 10)",
-    )
-    .execute(&app.pool)
-    .await
-    .expect("fill a window");
+    fill("signin:acct:nobody@example.com", "5 minutes", 10)
+        .await
+        .expect("fill a window");
     let wait = refused_for(lookup("nobody@example.com").await);
     assert!((595..=600).contains(&wait), "{wait}");
     assert!(lookup("lookup@example.com").await.is_ok());
 
     // The client's window full too: the account is refused, with the longest wait.
-    sqlx::query(
-        "insert into app_private.rate_limits (key, window_start, hits)
-         values ('signin:ip:198.51.100.7', now(), 50)",
-    )
-    .execute(&app.pool)
-    .await
-    .expect("fill a window");
+    fill("signin:ip:198.51.100.7", "0 seconds", 50)
+        .await
+        .expect("fill a window");
     let wait = refused_for(lookup("lookup@example.com").await);
     assert!((895..=900).contains(&wait), "{wait}");
     let wait = refused_for(lookup("nobody@example.com").await);
