@@ -596,9 +596,10 @@ async fn a_sign_in_reads_its_windows_and_its_account_in_one_statement() {
     .execute(&app.pool)
     .await
     .expect("confirm");
+    let confirmed = Some((id, Some("stored hash".to_owned()), true));
     assert_eq!(
         lookup("lookup@example.com").await.expect("lookup"),
-        Some((id, Some("stored hash".to_owned()), true))
+        confirmed
     );
     assert_eq!(lookup("nobody@example.com").await.expect("lookup"), None);
     assert_eq!(lookup("").await.expect("lookup"), None);
@@ -639,7 +640,7 @@ async fn a_sign_in_reads_its_windows_and_its_account_in_one_statement() {
         .expect("age the windows");
     assert_eq!(
         lookup("lookup@example.com").await.expect("lookup"),
-        Some((id, Some("stored hash".to_owned()), true))
+        confirmed
     );
     assert_eq!(lookup("nobody@example.com").await.expect("lookup"), None);
 }
