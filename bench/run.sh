@@ -171,7 +171,8 @@ for size in 10k 1m; do
       "/proc/$SERVER_PID/smaps_rollup" 2>/dev/null || true)
     log "== sign-in latency vs a bare argon2id verify"
     # Interleaved, PER_ROUND of each at a time, so that a slower minute of the shared machine
-    # weighs on both sides alike; the p50 of each series' 40 samples. Two kinds of sign-in:
+    # weighs on both sides alike; the p50 of each series' 4 × PER_ROUND samples. Two kinds
+    # of sign-in:
     # - back to back over one kept-alive connection, as a browser that has loaded the page
     #   sends its sign-in (the first of each round, which connects, is not counted), against
     #   the verify back to back: like for like, each side as fast as its client asks. This
