@@ -86,10 +86,18 @@ stop_server() { # [pid]
   return 0
 }
 
+# curl posting the demo password for `email` as the app's sign-in form does, to the URLs
+# among the options that follow (each `$base/auth/signin`).
+sign_in_curl() { # email base [curl options and URLs...]
+  local email=$1 base=$2
+  shift 2
+  curl -s -H "Origin: $base" -H 'Accept: application/json' \
+    --data-urlencode "email=$email" --data-urlencode 'password=switchboard-demo-password' "$@"
+}
+
 sign_in() { # email [base] -> cookie
   local base=${2:-$BASE}
-  curl -sf -o /dev/null -c "$WORK/cookies" -H "Origin: $base" -H 'Accept: application/json' \
-    --data-urlencode "email=$1" --data-urlencode 'password=switchboard-demo-password' "$base/auth/signin"
+  sign_in_curl "$1" "$base" -f -o /dev/null -c "$WORK/cookies" "$base/auth/signin"
   awk '$6 == "switchboard_session" { print "switchboard_session=" $7 }' "$WORK/cookies"
 }
 
@@ -185,17 +193,15 @@ for size in 10k 1m; do
     # Beside each round, the server's CPU time and minor page faults per sign-in: whether
     # a slow round was the server working more (a slower hash) or waiting.
     cpu_rounds=(); fault_rounds=()
-    signin_args=(-s -H "Origin: $BASE" -H 'Accept: application/json'
-      --data-urlencode "email=$email" --data-urlencode 'password=switchboard-demo-password')
     kept_urls=()
     for i in $(seq 0 "$PER_ROUND"); do kept_urls+=(-o /dev/null "$BASE/auth/signin"); done
     for round in 1 2 3 4; do
       read -r ticks0 faults0 <<<"$(server_counters)"
       for i in $(seq 1 "$PER_ROUND"); do
-        curl "${signin_args[@]}" -o /dev/null -w '%{time_total} %{http_code}\n' "$BASE/auth/signin"
+        sign_in_curl "$email" "$BASE" -o /dev/null -w '%{time_total} %{http_code}\n' "$BASE/auth/signin"
       done >"$WORK/round"
       read -r ticks1 faults1 <<<"$(server_counters)"
-      curl "${signin_args[@]}" -w '%{time_total} %{http_code}\n' "${kept_urls[@]}" | tail -n +2 >>"$WORK/round"
+      sign_in_curl "$email" "$BASE" -w '%{time_total} %{http_code}\n' "${kept_urls[@]}" | tail -n +2 >>"$WORK/round"
       # Every one of them a successful sign-in, or the figures mean nothing.
       if awk '$2 != 200 { bad = 1 } END { exit !bad }' "$WORK/round"; then
         log "a sign-in failed:"; cat "$WORK/round" >&2; exit 1
