@@ -605,13 +605,14 @@ pub struct NewSessionRow {
 /// The row's ID is drawn here, and the row is written with the record by the session
 /// store, in the record's one statement at the end of the request: each of the two was a
 /// round trip to a PostgreSQL backend that had idled through the password hash, 0.3–1.2
-/// ms apiece on the slower machines (README, "Measured", sign-in). That statement also
-/// records the sign-in on the user, and commits with `synchronous_commit` off: PostgreSQL
-/// answers before the commit's WAL reaches the disk, which was most of each write's time
-/// (medians of 30 sign-ins: 1.2 → 0.55 and 0.55 → 0.25 ms). A crash can lose only the
-/// last moment's such commits, the row and the record together, and losing them only
-/// signs that browser out again. What ends a session (sign-out, revocation, the previous
-/// session's row deleted first) still waits for the flush.
+/// ms apiece on the slower machines (`bench/HISTORY.md`, "Where the targets stood", the
+/// sign-in). That statement also records the sign-in on the user, and commits with
+/// `synchronous_commit` off: PostgreSQL answers before the commit's WAL reaches the disk,
+/// which was most of each write's time (medians of 30 sign-ins: 1.2 → 0.55 and 0.55 →
+/// 0.25 ms). A crash can lose only the last moment's such commits, the row and the record
+/// together, and losing them only signs that browser out again. What ends a session
+/// (sign-out, revocation, the previous session's row deleted first) still waits for the
+/// flush.
 pub async fn establish(
     pool: &PgPool,
     session: &Session,
