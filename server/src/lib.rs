@@ -177,20 +177,36 @@ impl Database {
     }
 }
 
-/// mimalloc advises the kernel to back its arenas with transparent huge pages, and the
-/// kernel's khugepaged then fills whole 2 MiB pages around the few KiB in use, at its own
+/// mimalloc advised the kernel to back its arenas with transparent huge pages, and the
+/// kernel's khugepaged then filled whole 2 MiB pages around the few KiB in use, at its own
 /// pace: the server's RSS grew with how far that had got, not with what it held. A
 /// `make bench` run ended at 93 MiB where the next ended at 40; with khugepaged sped up,
 /// 41 → 60 MiB over four rounds of load (30-45 MiB of it huge pages), and once 96 MiB
 /// after 15 s of dashboards, where this build held 30-36 MiB in the same runs, at the
-/// same throughput. Turned off for this process (the binary calls this first), as
-/// mimalloc itself does when its `allow_thp` option is 0.
-pub fn no_transparent_huge_pages() {
+/// same throughput. mimalloc is now built to advise none (its `no_thp` feature), and this
+/// turns huge pages off for the process except where advised: the password check's block
+/// (`app::auth::hash_memory`), which is faster on them and returned when idle. A kernel
+/// older than 6.18 refuses that exception; huge pages are then off for the whole process,
+/// the block included. The binary calls this first.
+pub fn transparent_huge_pages_only_where_advised() {
+    /// `PR_THP_DISABLE_EXCEPT_ADVISED` of `linux/prctl.h` (6.18), not yet in `libc`.
     #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process's address space; its
-    // result is ignored (a kernel without THP refuses it, and nothing changes).
+    const EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process's address space. A
+    // kernel that does not know the exception refuses the call and changes nothing, and
+    // then the flag is set without it; a kernel without THP refuses both, harmlessly.
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        if libc::prctl(
+            libc::PR_SET_THP_DISABLE,
+            1 as libc::c_ulong,
+            EXCEPT_ADVISED,
+            0,
+            0,
+        ) != 0
+        {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1 as libc::c_ulong, 0, 0, 0);
+        }
     }
 }
 
@@ -295,15 +311,28 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    /// The kernel reports the process's setting in /proc/self/status (a kernel without
-    /// transparent huge pages has no such line, and nothing to turn off).
+    /// Huge pages are off for the process (the flag `PR_GET_THP_DISABLE` reads back), and
+    /// where the kernel took the exception for advised memory, `/proc/self/status` says
+    /// huge pages are possible; where it did not, that they are off. A kernel without
+    /// transparent huge pages refuses both calls and has nothing to turn off.
     #[test]
     #[cfg(target_os = "linux")]
-    fn transparent_huge_pages_are_off_for_the_process() {
-        super::no_transparent_huge_pages();
+    fn transparent_huge_pages_are_off_for_the_process_except_where_advised() {
+        super::transparent_huge_pages_only_where_advised();
+        // SAFETY: PR_GET_THP_DISABLE only reads the process's flag.
+        let flags = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+        if flags < 0 {
+            return;
+        }
+        assert_eq!(flags & 1, 1, "huge pages off, flags {flags}");
         let status = std::fs::read_to_string("/proc/self/status").expect("read status");
         if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
-            assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+            let expected = if flags & 2 == 2 { "1" } else { "0" };
+            assert_eq!(
+                line.split_whitespace().nth(1),
+                Some(expected),
+                "{line}, flags {flags}"
+            );
         }
     }
 }

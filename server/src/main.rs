@@ -8,7 +8,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    switchboard::no_transparent_huge_pages();
+    switchboard::transparent_huge_pages_only_where_advised();
     let cli = Cli::parse();
     switchboard::telemetry::init(cli.config.log_format());
     let result = match cli.command.unwrap_or(Command::Serve) {

@@ -3,6 +3,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod hash_memory;
+#[cfg(feature = "ssr")]
 pub mod proxies;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Utc};
 use http::request::Parts;
@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tower_sessions::{Expiry, Session};
 use uuid::Uuid;
 
+use super::hash_memory::{self, HashMemoryPool};
 use super::session_cache::SessionCache;
 use super::SessionUser;
 use crate::errors::AppError;
@@ -62,10 +63,12 @@ const DUMMY_HASH: &str =
 
 /// Hashes passwords off the async threads, at most `permits` at a time (each hash holds
 /// 19 MiB): a flood of sign-ins waits briefly, then gets 503, instead of exhausting memory.
+/// Checks fill a block from `memory` (`hash_memory`: huge pages, kept while in use).
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     wait: Duration,
+    memory: HashMemoryPool,
 }
 
 pub enum Verification {
@@ -102,6 +105,7 @@ impl PasswordHasher {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             wait: Duration::from_secs(5),
+            memory: HashMemoryPool::default(),
         }
     }
 
@@ -141,30 +145,41 @@ impl PasswordHasher {
         password: String,
         stored: Option<String>,
     ) -> Result<Verification, AppError> {
-        self.run(move || {
-            let known = stored.is_some();
-            let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-            if stored.starts_with("$2") {
-                // bcrypt, as Supabase Auth writes it: upgrade to argon2id on success.
-                return match bcrypt::verify(password.as_bytes(), &stored) {
-                    Ok(true) if known => Verification::Valid { rehash: true },
-                    _ => Verification::Invalid,
+        let pool = self.memory.clone();
+        let verification = self
+            .run(move || {
+                let known = stored.is_some();
+                let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+                if stored.starts_with("$2") {
+                    // bcrypt, as Supabase Auth writes it: upgrade to argon2id on success.
+                    return match bcrypt::verify(password.as_bytes(), &stored) {
+                        Ok(true) if known => Verification::Valid { rehash: true },
+                        _ => Verification::Invalid,
+                    };
+                }
+                let Ok(parsed) = PasswordHash::new(&stored) else {
+                    return Verification::Invalid;
                 };
-            }
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Verification::Invalid;
-            };
-            match argon2().verify_password(password.as_bytes(), &parsed) {
-                Ok(()) if known => {
+                let mut memory = pool.take(argon2().params().block_count());
+                let valid = hash_memory::verify_argon2(&mut memory, password.as_bytes(), &parsed);
+                pool.put(memory);
+                if valid && known {
                     let current = parsed.algorithm == argon2::ARGON2ID_IDENT
                         && Params::try_from(&parsed)
                             .is_ok_and(|p| p.m_cost() >= 19_456 && p.t_cost() >= 2);
                     Verification::Valid { rehash: !current }
+                } else {
+                    Verification::Invalid
                 }
-                _ => Verification::Invalid,
-            }
-        })
-        .await
+            })
+            .await;
+        // Returns the block to the system once no check has used it for a while.
+        let pool = self.memory.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(hash_memory::KEEP_IDLE).await;
+            pool.release_idle(hash_memory::KEEP_IDLE);
+        });
+        verification
     }
 }
 
