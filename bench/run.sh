@@ -219,9 +219,20 @@ for size in 10k 1m; do
     RESULT["signin_kept_p50_ms"]=$(median "$WORK/signin-kept.ms")
     RESULT["argon2_p50_ms"]=$(median "$WORK/argon2.ms")
     RESULT["argon2_paused_p50_ms"]=$(median "$WORK/argon2-paused.ms")
+    # Then one of each in turn (`switchboard signin-bench`: the sign-ins over one kept-alive
+    # connection, each followed by a verify in the helper's own process), as many of each
+    # as above. A slower spell of these machines lasts seconds: in the rounds above it can
+    # fall on one side's round of ten alone (a run on the twenty-fifth machine: sign-in
+    # rounds of 20.45, 16.41, 21.59 and 20.48 ms beside verifies of 15.35, 14.59, 20.20 and
+    # 14.88), here it meets both sides alike.
+    helper signin-bench --addr "127.0.0.1:$PORT" --email "$email" --pairs $((4 * PER_ROUND)) >"$WORK/pairs"
+    awk '{ print $1 }' "$WORK/pairs" >"$WORK/paired-signin.ms"
+    awk '{ print $2 }' "$WORK/pairs" >"$WORK/paired-argon2.ms"
+    RESULT["paired_signin_p50_ms"]=$(median "$WORK/paired-signin.ms")
+    RESULT["paired_argon2_p50_ms"]=$(median "$WORK/paired-argon2.ms")
     # Each round's p50s and every sample, in the order taken: a run whose ratio stands out
     # can be read afterwards (one slow round, or a whole series shifted).
-    for series in signin signin-kept argon2 argon2-paused; do
+    for series in signin signin-kept argon2 argon2-paused paired-signin paired-argon2; do
       RESULT["${series}_round_p50s_ms"]=$(round_p50s "$WORK/$series.ms")
       RESULT["${series}_samples_ms"]=$(paste -sd' ' "$WORK/$series.ms")
     done
@@ -284,6 +295,7 @@ CLOCK_NOTE=""
   echo "growth 1M/10k, median p50 of 5 interleaved rounds: dashboard $d1m vs $d10 ms, $(ratio "$d1m" "$d10")x; calls $c1m vs $c10 ms, $(ratio "$c1m" "$c10")x"
   echo "sign-in p50, back to back over one connection, ${RESULT[signin_kept_p50_ms]} ms vs argon2id verify p50, back to back, ${RESULT[argon2_p50_ms]} ms: $(ratio "${RESULT[signin_kept_p50_ms]}" "${RESULT[argon2_p50_ms]}")x"
   echo "  a new connection each: sign-in p50 ${RESULT[signin_p50_ms]} ms, $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_p50_ms]}")x the verify back to back, $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_paused_p50_ms]}")x a verify after a ${SIGNIN_PAUSE_MS} ms pause (p50 ${RESULT[argon2_paused_p50_ms]} ms)"
+  echo "  in turns, one sign-in over one connection then one verify, $((4 * PER_ROUND)) pairs: sign-in p50 ${RESULT[paired_signin_p50_ms]} ms vs verify p50 ${RESULT[paired_argon2_p50_ms]} ms: $(ratio "${RESULT[paired_signin_p50_ms]}" "${RESULT[paired_argon2_p50_ms]}")x"
   echo "  each round's p50 ($PER_ROUND of each): sign-in over one connection ${RESULT[signin-kept_round_p50s_ms]}; a new connection each ${RESULT[signin_round_p50s_ms]}; verify ${RESULT[argon2_round_p50s_ms]}; after a pause ${RESULT[argon2-paused_round_p50s_ms]} ms"
   echo "  the server's CPU per sign-in (a new connection each), each round: ${RESULT[signin_round_server_cpu_ms]} ms (clock ticks of $((1000 / CLK_TCK)) ms); minor page faults per sign-in: ${RESULT[signin_round_server_faults]}"
   echo "RLS: ${RESULT[rls]}"

@@ -81,6 +81,137 @@ pub async fn argon2_samples(iterations: u32, pause: Duration) -> Result<Vec<f64>
     Ok(samples)
 }
 
+/// Sign-ins and bare verifies in turns: `pairs` pairs of milliseconds, each a sign-in of
+/// `email` with `password` at `addr` over one kept-alive connection, then one argon2id
+/// verify with the app's parameters in this process, after one uncounted pair (the
+/// connection's setup, the verify's first mapping of its block).
+///
+/// The benchmark's rounds of ten of each side let a slower spell of these virtual machines,
+/// which lasts seconds, weigh on one side's round and not the other's (a run on the
+/// twenty-fifth machine: a verify round of 20.2 ms beside others of 14.6–15.4, `bench/
+/// HISTORY.md`). One of each in turn, ~15 ms apart, both sides meet the same spells.
+pub async fn signin_pairs(
+    addr: std::net::SocketAddr,
+    email: &str,
+    password: &str,
+    pairs: u32,
+) -> Result<Vec<(f64, f64)>, AppError> {
+    use tokio::io::{AsyncWriteExt as _, BufReader};
+
+    let hasher = PasswordHasher::new(1);
+    let hash = hasher.hash("benchmark password".to_owned()).await?;
+    let body = format!(
+        "email={}&password={}",
+        form_encode(email),
+        form_encode(password)
+    );
+    let request = format!(
+        "POST /auth/signin HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\n\
+         Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let io = |e: std::io::Error| AppError::internal("sign-in benchmark connection", e);
+    let mut connection = BufReader::new(tokio::net::TcpStream::connect(addr).await.map_err(io)?);
+    let mut samples = Vec::new();
+    for i in 0..=pairs.max(1) {
+        let started = Instant::now();
+        connection
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .map_err(io)?;
+        let status = read_response(&mut connection).await.map_err(io)?;
+        let signin = started.elapsed().as_secs_f64() * 1000.0;
+        if status != 200 {
+            return Err(AppError::BadRequest(format!(
+                "the sign-in answered {status}"
+            )));
+        }
+        let started = Instant::now();
+        let verified = hasher
+            .verify("benchmark password".to_owned(), Some(hash.clone()))
+            .await?;
+        let verify = started.elapsed().as_secs_f64() * 1000.0;
+        if let Verification::Invalid = verified {
+            return Err(AppError::Internal);
+        }
+        if i > 0 {
+            samples.push((signin, verify));
+        }
+    }
+    Ok(samples)
+}
+
+/// `application/x-www-form-urlencoded`, as a browser's form sends it.
+fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// Reads one HTTP/1.1 response (its body by `Content-Length` or chunked) and returns its
+/// status, leaving the connection at the start of the next response.
+async fn read_response(
+    connection: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+) -> std::io::Result<u16> {
+    use std::io::{Error, ErrorKind};
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+
+    let invalid = |what: &str| Error::new(ErrorKind::InvalidData, what.to_owned());
+    let mut line = String::new();
+    connection.read_line(&mut line).await?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| invalid("no status line"))?;
+    let (mut length, mut chunked) = (0usize, false);
+    loop {
+        line.clear();
+        if connection.read_line(&mut line).await? == 0 {
+            return Err(invalid("the connection closed in the headers"));
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            let value = value.trim();
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().map_err(|_| invalid("bad content-length"))?;
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.eq_ignore_ascii_case("chunked");
+            }
+        }
+    }
+    if !chunked {
+        let mut body = vec![0; length];
+        connection.read_exact(&mut body).await?;
+        return Ok(status);
+    }
+    loop {
+        line.clear();
+        connection.read_line(&mut line).await?;
+        let size = line.trim_end().split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size, 16).map_err(|_| invalid("bad chunk size"))?;
+        // The chunk and its CRLF; after the last (empty) chunk, the final CRLF.
+        let mut chunk = vec![0; size + 2];
+        connection.read_exact(&mut chunk).await?;
+        if size == 0 {
+            return Ok(status);
+        }
+    }
+}
+
 /// The RLS cost of the dashboard of `email`'s organization, as one line: the dashboard's
 /// statement as `authenticated` under RLS against the same statement as the table owner
 /// (RLS bypassed, the organization filter is in the statement), both timed inside an open

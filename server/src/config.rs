@@ -53,6 +53,18 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         pause_ms: u64,
     },
+    /// Benchmark helper: sign-ins at a running server and bare argon2id verifies in
+    /// turns, one pair of milliseconds per line.
+    #[command(hide = true)]
+    SigninBench {
+        /// The server's address, as `LEPTOS_SITE_ADDR`.
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value_t = 40)]
+        pairs: u32,
+    },
     /// Benchmark helper: the dashboard's queries under RLS vs as the table owner.
     #[command(hide = true)]
     RlsBench {

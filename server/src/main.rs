@@ -48,6 +48,18 @@ async fn main() -> ExitCode {
                 Err(e) => Err(switchboard::StartError::Config(e.to_string())),
             }
         }
+        Command::SigninBench { addr, email, pairs } => {
+            let password = switchboard::seed::DEMO_PASSWORD;
+            match switchboard::benchcmd::signin_pairs(addr, &email, password, pairs).await {
+                Ok(samples) => {
+                    for (signin, verify) in samples {
+                        switchboard::print_line(format_args!("{signin:.3} {verify:.3}"));
+                    }
+                    Ok(())
+                }
+                Err(error) => Err(switchboard::StartError::Config(error.to_string())),
+            }
+        }
         Command::RlsBench { email, iterations } => {
             switchboard::run_rls_bench(cli.config, &email, iterations).await
         }

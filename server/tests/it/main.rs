@@ -4,6 +4,7 @@
 mod common;
 
 mod accounts;
+mod benchcmd;
 mod contract;
 mod dashboard;
 mod database;
