@@ -2,11 +2,12 @@
 //! advised onto transparent huge pages, and kept for the next check while sign-ins come.
 //!
 //! Why apart and on huge pages: the hash walks its block in an order that depends on the
-//! data, so with 4 KiB pages nearly every step misses the TLB (4,864 pages against ~2,000
-//! entries). On 2 MiB pages the block is ten pages. The same hash was 3–7% faster so in a
-//! standalone program (`bench/HISTORY.md`). The server turns huge pages off for the rest of
-//! its memory (`switchboard::transparent_huge_pages_only_where_advised`): mimalloc's arenas
-//! on huge pages made its RSS grow with the kernel's background work, not with use.
+//! data, over 4,864 pages of 4 KiB, more than the TLB holds; on 2 MiB pages the block is
+//! ten. The same hash was 3–7% faster so in a standalone program, and about 4% in the
+//! server's own binary (`bench/HISTORY.md`, the twenty-fourth and twenty-fifth machines).
+//! The server turns huge pages off for the rest of its memory
+//! (`switchboard::transparent_huge_pages_only_where_advised`): mimalloc's arenas on huge
+//! pages made its RSS grow with the kernel's background work, not with use.
 //!
 //! Why kept: a new mapping is 19 MiB the kernel must fault in and zero before the hash
 //! starts. A block that has been idle for `KEEP_IDLE` is returned to the system, so a
