@@ -8,16 +8,7 @@ use crate::common::TestApp;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_ins_and_verifies_in_turns_over_one_connection() {
     let app = TestApp::spawn().await;
-    let report = switchboard::seed::seed(
-        &app.pool,
-        switchboard::seed::SeedOptions {
-            orgs: 1,
-            calls_per_org: 1,
-            agents_per_org: 1,
-        },
-    )
-    .await
-    .expect("seed");
+    let report = app.seed(1, 1, 1).await;
     let addr: std::net::SocketAddr = app
         .base
         .trim_start_matches("http://")

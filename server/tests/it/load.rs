@@ -28,16 +28,7 @@ async fn sustained_signed_in_load_and_a_sign_in_flood_cause_no_5xx() {
         .unwrap_or(5)
         .clamp(1, 600);
     let app = TestApp::spawn_with(&["--password-hash-concurrency", "2"]).await;
-    let report = switchboard::seed::seed(
-        &app.pool,
-        switchboard::seed::SeedOptions {
-            orgs: 1,
-            calls_per_org: 500,
-            agents_per_org: 3,
-        },
-    )
-    .await
-    .expect("seed");
+    let report = app.seed(1, 500, 3).await;
     let client = app
         .signed_in(&report.first_email, switchboard::seed::DEMO_PASSWORD)
         .await;

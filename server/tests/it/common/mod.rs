@@ -14,6 +14,7 @@ use leptos::config::LeptosOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use switchboard::embedded::EmbeddedPostgres;
+use switchboard::seed::SeedReport;
 
 struct Server {
     /// Options for the server's maintenance database.
@@ -338,6 +339,18 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("the session cache never went live");
+    }
+
+    /// Demo organizations, owners, agents and calls in this app's database.
+    pub async fn seed(&self, orgs: u32, calls_per_org: u32, agents_per_org: u32) -> SeedReport {
+        let options = switchboard::seed::SeedOptions {
+            orgs,
+            calls_per_org,
+            agents_per_org,
+        };
+        switchboard::seed::seed(&self.pool, options)
+            .await
+            .expect("seed")
     }
 
     pub fn url(&self, path: &str) -> String {
