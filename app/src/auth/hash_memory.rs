@@ -82,7 +82,8 @@ impl HashMemory {
     }
 
     /// Whether the block is a mapping of its own (what the huge pages need).
-    pub fn is_mapped(&self) -> bool {
+    #[cfg(test)]
+    fn is_mapped(&self) -> bool {
         match self.region {
             #[cfg(target_os = "linux")]
             Region::Mapped { .. } => true,
@@ -91,7 +92,8 @@ impl HashMemory {
     }
 
     /// The block's first address, to find it in `/proc/self/smaps`.
-    pub fn address(&self) -> usize {
+    #[cfg(test)]
+    fn address(&self) -> usize {
         match &self.region {
             #[cfg(target_os = "linux")]
             Region::Mapped { ptr, .. } => ptr.as_ptr() as usize,
