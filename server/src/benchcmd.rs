@@ -51,6 +51,37 @@ pub fn p50(mut samples: Vec<f64>) -> f64 {
     samples.get(samples.len() / 2).copied().unwrap_or(0.0)
 }
 
+/// One argon2id verify with the app's parameters, as a sign-in's check runs it (the same
+/// hasher, its blocking pool and its kept block), against a hash made once.
+struct BareVerify {
+    hasher: PasswordHasher,
+    hash: String,
+}
+
+impl BareVerify {
+    const PASSWORD: &str = "benchmark password";
+
+    async fn new() -> Result<Self, AppError> {
+        let hasher = PasswordHasher::new(1);
+        let hash = hasher.hash(Self::PASSWORD.to_owned()).await?;
+        Ok(Self { hasher, hash })
+    }
+
+    /// Milliseconds of one verify; an error if the right password were refused.
+    async fn time_one(&self) -> Result<f64, AppError> {
+        let started = Instant::now();
+        let verified = self
+            .hasher
+            .verify(Self::PASSWORD.to_owned(), Some(self.hash.clone()))
+            .await?;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match verified {
+            Verification::Valid { .. } => Ok(ms),
+            Verification::Invalid => Err(AppError::Internal),
+        }
+    }
+}
+
 /// Milliseconds of each of `iterations` argon2id verifies with the app's parameters, one
 /// at a time, after one uncounted verify: a new process's first verify also pays for
 /// mapping its 19 MiB of memory (~40 against ~21 ms), which a running server has done.
@@ -60,22 +91,15 @@ pub fn p50(mut samples: Vec<f64>) -> f64 {
 /// that alone makes the same hash slower (`bench/HISTORY.md`, 2026-12-04, a thirteenth
 /// machine), so the benchmark reports the sign-in against both.
 pub async fn argon2_samples(iterations: u32, pause: Duration) -> Result<Vec<f64>, AppError> {
-    let hasher = PasswordHasher::new(1);
-    let hash = hasher.hash("benchmark password".to_owned()).await?;
+    let verifier = BareVerify::new().await?;
     let mut samples = Vec::new();
     for i in 0..=iterations.max(1) {
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
-        let started = Instant::now();
-        let verified = hasher
-            .verify("benchmark password".to_owned(), Some(hash.clone()))
-            .await?;
+        let ms = verifier.time_one().await?;
         if i > 0 {
-            samples.push(started.elapsed().as_secs_f64() * 1000.0);
-        }
-        if let Verification::Invalid = verified {
-            return Err(AppError::Internal);
+            samples.push(ms);
         }
     }
     Ok(samples)
@@ -98,8 +122,7 @@ pub async fn signin_pairs(
 ) -> Result<Vec<(f64, f64)>, AppError> {
     use tokio::io::{AsyncWriteExt as _, BufReader};
 
-    let hasher = PasswordHasher::new(1);
-    let hash = hasher.hash("benchmark password".to_owned()).await?;
+    let verifier = BareVerify::new().await?;
     let body = format!(
         "email={}&password={}",
         form_encode(email),
@@ -128,14 +151,7 @@ pub async fn signin_pairs(
                 "the sign-in answered {status}"
             )));
         }
-        let started = Instant::now();
-        let verified = hasher
-            .verify("benchmark password".to_owned(), Some(hash.clone()))
-            .await?;
-        let verify = started.elapsed().as_secs_f64() * 1000.0;
-        if let Verification::Invalid = verified {
-            return Err(AppError::Internal);
-        }
+        let verify = verifier.time_one().await?;
         if i > 0 {
             samples.push((signin, verify));
         }
