@@ -12,6 +12,9 @@ CONNECTIONS=${BENCH_CONNECTIONS:-64}
 SIGNIN_PAUSE_MS=${BENCH_SIGNIN_PAUSE_MS:-10}
 # The sign-in step's rounds: this many sign-ins, then as many verifies of each kind.
 PER_ROUND=10
+# Sign-ins and verifies in turns (after the rounds): this many pairs, about 30 ms each.
+# 200 since 2026-12-05 (a twenty-sixth machine; 40 before, the number of each in the rounds).
+PAIRS=${BENCH_SIGNIN_PAIRS:-200}
 PORT=${BENCH_PORT:-3300}
 # BENCH_DB_CLOCK=HH:MM runs the embedded PostgreSQL with its clock at that UTC time of day
 # (libfaketime, Debian's `faketime`; only PostgreSQL: Rust's clock calls fail under the
@@ -220,16 +223,21 @@ for size in 10k 1m; do
     RESULT["argon2_p50_ms"]=$(median "$WORK/argon2.ms")
     RESULT["argon2_paused_p50_ms"]=$(median "$WORK/argon2-paused.ms")
     # Then one of each in turn (`switchboard signin-bench`: the sign-ins over one kept-alive
-    # connection, each followed by a verify in the helper's own process), as many of each
-    # as above. A slower spell of these machines lasts seconds: in the rounds above it can
+    # connection, each followed by a verify in the helper's own process), $PAIRS of each.
+    # A slower spell of these machines lasts seconds: in the rounds above it can
     # fall on one side's round of ten alone (a run on the twenty-fifth machine: sign-in
     # rounds of 20.45, 16.41, 21.59 and 20.48 ms beside verifies of 15.35, 14.59, 20.20 and
     # 14.88), here it meets both sides alike.
-    helper signin-bench --addr "127.0.0.1:$PORT" --email "$email" --pairs $((4 * PER_ROUND)) >"$WORK/pairs"
+    helper signin-bench --addr "127.0.0.1:$PORT" --email "$email" --pairs "$PAIRS" >"$WORK/pairs"
     awk '{ print $1 }' "$WORK/pairs" >"$WORK/paired-signin.ms"
     awk '{ print $2 }' "$WORK/pairs" >"$WORK/paired-argon2.ms"
     RESULT["paired_signin_p50_ms"]=$(median "$WORK/paired-signin.ms")
     RESULT["paired_argon2_p50_ms"]=$(median "$WORK/paired-argon2.ms")
+    # By how much each sign-in exceeded the verify right after it: the median, and in how
+    # many pairs it was longer.
+    awk '{ printf "%.3f\n", $1 - $2 }' "$WORK/pairs" >"$WORK/paired-diff.ms"
+    RESULT["paired_diff_p50_ms"]=$(median "$WORK/paired-diff.ms")
+    RESULT["paired_signin_longer"]=$(awk '$1 > $2 { n++ } END { print n + 0 }' "$WORK/pairs")
     # Each round's p50s and every sample, in the order taken: a run whose ratio stands out
     # can be read afterwards (one slow round, or a whole series shifted).
     for series in signin signin-kept argon2 argon2-paused paired-signin paired-argon2; do
@@ -295,7 +303,7 @@ CLOCK_NOTE=""
   echo "growth 1M/10k, median p50 of 5 interleaved rounds: dashboard $d1m vs $d10 ms, $(ratio "$d1m" "$d10")x; calls $c1m vs $c10 ms, $(ratio "$c1m" "$c10")x"
   echo "sign-in p50, back to back over one connection, ${RESULT[signin_kept_p50_ms]} ms vs argon2id verify p50, back to back, ${RESULT[argon2_p50_ms]} ms: $(ratio "${RESULT[signin_kept_p50_ms]}" "${RESULT[argon2_p50_ms]}")x"
   echo "  a new connection each: sign-in p50 ${RESULT[signin_p50_ms]} ms, $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_p50_ms]}")x the verify back to back, $(ratio "${RESULT[signin_p50_ms]}" "${RESULT[argon2_paused_p50_ms]}")x a verify after a ${SIGNIN_PAUSE_MS} ms pause (p50 ${RESULT[argon2_paused_p50_ms]} ms)"
-  echo "  in turns, one sign-in over one connection then one verify, $((4 * PER_ROUND)) pairs: sign-in p50 ${RESULT[paired_signin_p50_ms]} ms vs verify p50 ${RESULT[paired_argon2_p50_ms]} ms: $(ratio "${RESULT[paired_signin_p50_ms]}" "${RESULT[paired_argon2_p50_ms]}")x"
+  echo "  in turns, one sign-in over one connection then one verify, $PAIRS pairs: sign-in p50 ${RESULT[paired_signin_p50_ms]} ms vs verify p50 ${RESULT[paired_argon2_p50_ms]} ms: $(ratio "${RESULT[paired_signin_p50_ms]}" "${RESULT[paired_argon2_p50_ms]}")x; each sign-in over the verify after it by ${RESULT[paired_diff_p50_ms]} ms (median), longer in ${RESULT[paired_signin_longer]} of $PAIRS"
   echo "  each round's p50 ($PER_ROUND of each): sign-in over one connection ${RESULT[signin-kept_round_p50s_ms]}; a new connection each ${RESULT[signin_round_p50s_ms]}; verify ${RESULT[argon2_round_p50s_ms]}; after a pause ${RESULT[argon2-paused_round_p50s_ms]} ms"
   echo "  the server's CPU per sign-in (a new connection each), each round: ${RESULT[signin_round_server_cpu_ms]} ms (clock ticks of $((1000 / CLK_TCK)) ms); minor page faults per sign-in: ${RESULT[signin_round_server_faults]}"
   echo "RLS: ${RESULT[rls]}"

@@ -10,14 +10,17 @@
 //! pages made its RSS grow with the kernel's background work, not with use.
 //!
 //! Why kept: a new mapping is 19 MiB the kernel must fault in and zero before the hash
-//! starts. A block that has been idle for `KEEP_IDLE` is returned to the system, so a
-//! server at rest holds none.
+//! starts. One task per pool returns the blocks idle for `KEEP_IDLE` to the system, and
+//! ends when none is left, so a server at rest holds none and runs no timer.
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{self, Output, PasswordHash, PasswordVerifier as _};
+use argon2::password_hash::{
+    self, Output, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
+};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 /// How long an unused block is kept for the next password check.
@@ -167,6 +170,8 @@ fn map_huge(blocks: usize) -> Option<Region> {
 #[derive(Clone, Default)]
 pub struct HashMemoryPool {
     idle: Arc<Mutex<Vec<(HashMemory, Instant)>>>,
+    /// Whether the task that releases idle blocks ([`Self::release_while_kept`]) runs.
+    releasing: Arc<AtomicBool>,
 }
 
 impl HashMemoryPool {
@@ -187,6 +192,14 @@ impl HashMemoryPool {
         idle.push((memory, Instant::now()));
     }
 
+    /// How many blocks are kept.
+    pub fn kept(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// Returns the blocks unused for `keep` or longer to the system; how many are left.
     pub fn release_idle(&self, keep: Duration) -> usize {
         let released: Vec<_> = {
@@ -199,11 +212,70 @@ impl HashMemoryPool {
         };
         // Unmapped here, outside the lock.
         drop(released);
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.kept()
     }
+
+    /// Claims the pool's one releasing task: true when none runs, and the caller is to
+    /// run [`Self::release_while_kept`] (after it has put its block back).
+    pub fn claim_release_task(&self) -> bool {
+        !self.releasing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The releasing task: every `keep`, returns the blocks idle that long to the system,
+    /// so a block goes between `keep` and twice `keep` after its last use. Ends when none
+    /// is kept; a block put back meanwhile is seen by the next claim or by the check after
+    /// the flag is cleared, so there is never a kept block without a task, nor two tasks.
+    pub async fn release_while_kept(self, keep: Duration) {
+        loop {
+            tokio::time::sleep(keep).await;
+            if self.release_idle(keep) > 0 {
+                continue;
+            }
+            self.releasing.store(false, Ordering::Release);
+            // A block put back after the count above, whose check found the flag still
+            // set, would have no task: take the task back for it, unless its own check
+            // already has.
+            if self.kept() == 0 || !self.claim_release_task() {
+                return;
+            }
+        }
+    }
+}
+
+/// Hashes `password` with `salt` into a PHC string, as `argon2`'s `hash_password` does with
+/// the same algorithm, version and parameters, filling `memory`. A `memory` smaller than
+/// the parameters need is left alone, and `hash_password` allocates its own.
+pub fn hash_argon2(
+    memory: &mut HashMemory,
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &SaltString,
+) -> Result<String, password_hash::Error> {
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    if memory.block_count() < params.block_count() {
+        return argon2
+            .hash_password(password, salt)
+            .map(|hash| hash.to_string());
+    }
+    let salt = salt.as_salt();
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt.decode_b64(&mut salt_bytes)?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(output_len, |out| {
+        argon2
+            .hash_password_into_with_memory(password, raw_salt, out, memory.blocks())
+            .map_err(password_hash::Error::from)
+    })?;
+    let hash = PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: params.try_into()?,
+        salt: Some(salt),
+        hash: Some(output),
+    };
+    Ok(hash.to_string())
 }
 
 /// Checks `password` against an argon2 PHC `hash` as `argon2`'s `verify_password` does
@@ -243,8 +315,6 @@ pub fn verify_argon2(memory: &mut HashMemory, password: &[u8], hash: &PasswordHa
 
 #[cfg(test)]
 mod tests {
-    use argon2::password_hash::{PasswordHasher as _, SaltString};
-
     use super::*;
 
     fn hash_with(argon2: &Argon2<'_>, password: &str, salt: &str) -> String {
@@ -353,6 +423,68 @@ mod tests {
         pool.put(HashMemory::new(8));
         let bigger = pool.take(64);
         assert!(bigger.block_count() >= 64);
+    }
+
+    /// The hash is `hash_password`'s own, byte for byte, for the app's parameters, another
+    /// algorithm and version, a longer output, and a block too small for the parameters.
+    #[test]
+    fn hashes_as_argon2s_own_hash() {
+        let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").expect("test salt");
+        let app = Params::new(19_456, 2, 1, None).expect("params");
+        let longer = Params::new(4_096, 3, 2, Some(64)).expect("params");
+        let mut memory = HashMemory::new(19_456);
+        let mut small = HashMemory::new(8);
+        for (algorithm, version, params) in [
+            (Algorithm::Argon2id, Version::V0x13, app.clone()),
+            (Algorithm::Argon2d, Version::V0x10, app),
+            (Algorithm::Argon2id, Version::V0x13, longer),
+        ] {
+            let argon2 = Argon2::new(algorithm, version, params.clone());
+            let theirs = argon2
+                .hash_password(b"correct horse battery", &salt)
+                .expect("hash")
+                .to_string();
+            for memory in [&mut memory, &mut small] {
+                let ours = hash_argon2(
+                    memory,
+                    algorithm,
+                    version,
+                    params.clone(),
+                    b"correct horse battery",
+                    &salt,
+                )
+                .expect("hash");
+                assert_eq!(ours, theirs);
+            }
+            let parsed = PasswordHash::new(&theirs).expect("parse");
+            assert!(verify_argon2(
+                &mut memory,
+                b"correct horse battery",
+                &parsed
+            ));
+        }
+    }
+
+    /// One releasing task at a time; it returns the blocks once idle, then ends, and a
+    /// block put back after that gets a task again.
+    #[tokio::test]
+    async fn one_task_releases_idle_blocks_and_ends() {
+        let keep = Duration::from_millis(20);
+        let pool = HashMemoryPool::default();
+        for _ in 0..2 {
+            pool.put(HashMemory::new(8));
+            assert!(
+                pool.claim_release_task(),
+                "no task runs: this one starts it"
+            );
+            assert!(!pool.claim_release_task(), "a task runs: no second one");
+            let task = tokio::spawn(pool.clone().release_while_kept(keep));
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("the task ends once no block is kept")
+                .expect("the task does not panic");
+            assert_eq!(pool.kept(), 0, "the idle block was released");
+        }
     }
 
     /// Where the kernel offers transparent huge pages on advice, the filled block sits on

@@ -6,8 +6,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Params, Version};
 use chrono::{DateTime, Utc};
 use http::request::Parts;
 use leptos::prelude::*;
@@ -50,10 +50,9 @@ impl Default for AuthSettings {
 // Passwords
 
 /// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
-fn argon2() -> Argon2<'static> {
+fn argon2_params() -> Params {
     // The parameters are constants inside argon2's accepted ranges.
-    let params = Params::new(19_456, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Params::new(19_456, 2, 1, None).expect("constant argon2 parameters are valid")
 }
 
 /// A hash of a random password with the same parameters, verified against when the email
@@ -79,15 +78,15 @@ pub enum Verification {
     },
 }
 
-/// Each hash allocates and frees 19 MiB. glibc would raise its mmap threshold after the
-/// first free and keep later blocks in per-thread arenas, so RSS grows with every blocking
-/// thread that ever hashed (measured: +250 MiB under a sign-in flood). A fixed threshold
-/// keeps such blocks mmap-ed and returned to the system on free. This tunes glibc's
-/// allocator only, as in the test binaries, whose load test measures RSS under a sign-in
-/// flood. The `switchboard` binary allocates with mimalloc (`server/src/main.rs`), which
-/// returns such blocks on its own a little later (measured on the release server: RSS
-/// 23 → 62 MiB with six clients signing in at once and two permits, 23 MiB again within
-/// 25 s of the last).
+/// A hash fills a block mapped for it (`hash_memory`), but where the system refuses that
+/// mapping, or a stored hash needs more memory than the block holds, it allocates and
+/// frees 19 MiB or more. glibc would raise its mmap threshold after the first such free
+/// and keep later blocks in per-thread arenas, so RSS would grow with every blocking thread
+/// that ever hashed (measured when every hash allocated: +250 MiB under a sign-in flood).
+/// A fixed threshold keeps such blocks mmap-ed and returned to the system on free. This
+/// tunes glibc's allocator only, as in the test binaries; the `switchboard` binary
+/// allocates with mimalloc (`server/src/main.rs`), which returns such blocks on its own a
+/// little later.
 fn return_big_allocations_to_the_system() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -128,14 +127,38 @@ impl PasswordHasher {
 
     #[tracing::instrument(skip_all)]
     pub async fn hash(&self, password: String) -> Result<String, AppError> {
-        self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(|e| AppError::internal("argon2 hash", e))
+        let pool = self.memory.clone();
+        let hash = self
+            .run(move || {
+                let salt = SaltString::generate(&mut OsRng);
+                let params = argon2_params();
+                let mut memory = pool.take(params.block_count());
+                let hash = hash_memory::hash_argon2(
+                    &mut memory,
+                    Algorithm::Argon2id,
+                    Version::V0x13,
+                    params,
+                    password.as_bytes(),
+                    &salt,
+                );
+                pool.put(memory);
+                hash
+            })
+            .await;
+        self.release_idle_memory();
+        hash?.map_err(|e| AppError::internal("argon2 hash", e))
+    }
+
+    /// Makes sure a task returns the kept blocks to the system once no hash has used them
+    /// for a while (`hash_memory::KEEP_IDLE`).
+    fn release_idle_memory(&self) {
+        if self.memory.claim_release_task() {
+            tokio::spawn(
+                self.memory
+                    .clone()
+                    .release_while_kept(hash_memory::KEEP_IDLE),
+            );
+        }
     }
 
     /// Verifies against `stored`, or against a dummy hash when there is none.
@@ -160,7 +183,7 @@ impl PasswordHasher {
                 let Ok(parsed) = PasswordHash::new(&stored) else {
                     return Verification::Invalid;
                 };
-                let mut memory = pool.take(argon2().params().block_count());
+                let mut memory = pool.take(argon2_params().block_count());
                 let valid = hash_memory::verify_argon2(&mut memory, password.as_bytes(), &parsed);
                 pool.put(memory);
                 if valid && known {
@@ -173,12 +196,7 @@ impl PasswordHasher {
                 }
             })
             .await;
-        // Returns the block to the system once no check has used it for a while.
-        let pool = self.memory.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(hash_memory::KEEP_IDLE).await;
-            pool.release_idle(hash_memory::KEEP_IDLE);
-        });
+        self.release_idle_memory();
         verification
     }
 }
