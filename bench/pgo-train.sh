@@ -8,7 +8,6 @@ set -euo pipefail
 BIN=$1
 PORT=${PGO_TRAIN_PORT:-3390}
 BASE="http://127.0.0.1:$PORT"
-PASSWORD=switchboard-demo-password
 DATA=$(mktemp -d /tmp/switchboard-pgo.XXXXXX)
 # The embedded cluster runs as an unprivileged user when we are root: it must reach $DATA.
 chmod 711 "$DATA"
@@ -31,9 +30,10 @@ until curl -sf "$BASE/readyz" >/dev/null; do
   sleep 0.05
 done
 
+source "$(dirname "$0")/signin.sh"
+
 sign_in() { # email; the session cookie goes into $DATA/cookies
-  curl -sf -o /dev/null -c "$DATA/cookies" -H "Origin: $BASE" -H 'Accept: application/json' \
-    --data-urlencode "email=$1" --data-urlencode "password=$PASSWORD" "$BASE/auth/signin"
+  sign_in_curl "$1" "$BASE" -f -o /dev/null -c "$DATA/cookies" "$BASE/auth/signin"
 }
 
 # COUNT requests of each PATH, 16 at a time, in one curl process; extra curl options first.
@@ -59,7 +59,7 @@ all_ok() { # what
 }
 
 sign_in "$email"
-cookie="Cookie: $(awk '$6 == "switchboard_session" { print "switchboard_session=" $7 }' "$DATA/cookies")"
+cookie="Cookie: $(session_cookie "$DATA/cookies")"
 call="" agent=""
 [[ $(curl -sf -H "$cookie" "$BASE/calls") =~ href=\"(/calls/[0-9a-f-]+)\" ]] && call=${BASH_REMATCH[1]}
 [[ $(curl -sf -H "$cookie" "$BASE/agents") =~ href=\"(/agents/[0-9a-f-]+)\" ]] && agent=${BASH_REMATCH[1]}

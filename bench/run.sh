@@ -91,17 +91,12 @@ stop_server() { # [pid]
 
 # curl posting the demo password for `email` as the app's sign-in form does, to the URLs
 # among the options that follow (each `$base/auth/signin`).
-sign_in_curl() { # email base [curl options and URLs...]
-  local email=$1 base=$2
-  shift 2
-  curl -s -H "Origin: $base" -H 'Accept: application/json' \
-    --data-urlencode "email=$email" --data-urlencode 'password=switchboard-demo-password' "$@"
-}
+source bench/signin.sh
 
 sign_in() { # email [base] -> cookie
   local base=${2:-$BASE}
   sign_in_curl "$1" "$base" -f -o /dev/null -c "$WORK/cookies" "$base/auth/signin"
-  awk '$6 == "switchboard_session" { print "switchboard_session=" $7 }' "$WORK/cookies"
+  session_cookie "$WORK/cookies"
 }
 
 # wrk with --latency prints the 50% and 99% lines; convert to milliseconds.

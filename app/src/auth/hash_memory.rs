@@ -13,9 +13,10 @@
 //! starts. One task per pool returns the blocks idle for `KEEP_IDLE` to the system, and
 //! ends when none is left, so a server at rest holds none and runs no timer.
 
+use std::future::Future;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{
@@ -166,21 +167,32 @@ fn map_huge(blocks: usize) -> Option<Region> {
 }
 
 /// The blocks not in use, each with when it was last used. At most one per hashing permit
-/// is ever made, since a block is taken only by a hash that holds a permit.
+/// is ever made, since a block is taken only by a hash that holds a permit. Dropping the
+/// last clone unmaps them at once: the releasing task does not keep the pool.
 #[derive(Clone, Default)]
 pub struct HashMemoryPool {
-    idle: Arc<Mutex<Vec<(HashMemory, Instant)>>>,
-    /// Whether the task that releases idle blocks ([`Self::release_while_kept`]) runs.
-    releasing: Arc<AtomicBool>,
+    inner: Arc<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    idle: Mutex<Vec<(HashMemory, Instant)>>,
+    /// Whether the task that releases idle blocks ([`HashMemoryPool::release_while_kept`])
+    /// runs.
+    releasing: AtomicBool,
 }
 
 impl HashMemoryPool {
+    fn idle(&self) -> MutexGuard<'_, Vec<(HashMemory, Instant)>> {
+        self.inner
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// A kept block of at least `blocks` blocks, or a new one.
     pub fn take(&self, blocks: usize) -> HashMemory {
-        let kept = {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            idle.pop()
-        };
+        let kept = self.idle().pop();
         match kept {
             Some((memory, _)) if memory.block_count() >= blocks => memory,
             _ => HashMemory::new(blocks),
@@ -188,22 +200,18 @@ impl HashMemoryPool {
     }
 
     pub fn put(&self, memory: HashMemory) {
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        idle.push((memory, Instant::now()));
+        self.idle().push((memory, Instant::now()));
     }
 
     /// How many blocks are kept.
     pub fn kept(&self) -> usize {
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.idle().len()
     }
 
     /// Returns the blocks unused for `keep` or longer to the system; how many are left.
     pub fn release_idle(&self, keep: Duration) -> usize {
         let released: Vec<_> = {
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut idle = self.idle();
             let (old, recent) = std::mem::take(&mut *idle)
                 .into_iter()
                 .partition(|(_, used)| used.elapsed() >= keep);
@@ -216,27 +224,35 @@ impl HashMemoryPool {
     }
 
     /// Claims the pool's one releasing task: true when none runs, and the caller is to
-    /// run [`Self::release_while_kept`] (after it has put its block back).
+    /// spawn [`Self::release_while_kept`] (after it has put its block back).
     pub fn claim_release_task(&self) -> bool {
-        !self.releasing.swap(true, Ordering::AcqRel)
+        !self.inner.releasing.swap(true, Ordering::AcqRel)
     }
 
     /// The releasing task: every `keep`, returns the blocks idle that long to the system,
     /// so a block goes between `keep` and twice `keep` after its last use. Ends when none
-    /// is kept; a block put back meanwhile is seen by the next claim or by the check after
-    /// the flag is cleared, so there is never a kept block without a task, nor two tasks.
-    pub async fn release_while_kept(self, keep: Duration) {
-        loop {
-            tokio::time::sleep(keep).await;
-            if self.release_idle(keep) > 0 {
-                continue;
-            }
-            self.releasing.store(false, Ordering::Release);
-            // A block put back after the count above, whose check found the flag still
-            // set, would have no task: take the task back for it, unless its own check
-            // already has.
-            if self.kept() == 0 || !self.claim_release_task() {
-                return;
+    /// is kept, or when the pool is gone; a block put back meanwhile is seen by the next
+    /// claim or by the check after the flag is cleared, so there is never a kept block
+    /// without a task, nor two tasks. It holds the pool only while it looks at it.
+    pub fn release_while_kept(&self, keep: Duration) -> impl Future<Output = ()> + Send + 'static {
+        let pool = Arc::downgrade(&self.inner);
+        async move {
+            loop {
+                tokio::time::sleep(keep).await;
+                let Some(inner) = pool.upgrade() else {
+                    return;
+                };
+                let pool = HashMemoryPool { inner };
+                if pool.release_idle(keep) > 0 {
+                    continue;
+                }
+                pool.inner.releasing.store(false, Ordering::Release);
+                // A block put back after the count above, whose check found the flag
+                // still set, would have no task: take the task back for it, unless its own
+                // check already has.
+                if pool.kept() == 0 || !pool.claim_release_task() {
+                    return;
+                }
             }
         }
     }
@@ -478,7 +494,8 @@ mod tests {
                 "no task runs: this one starts it"
             );
             assert!(!pool.claim_release_task(), "a task runs: no second one");
-            let task = tokio::spawn(pool.clone().release_while_kept(keep));
+            let task = tokio::spawn(pool.release_while_kept(keep));
+            assert_eq!(Arc::strong_count(&pool.inner), 1, "the task keeps no pool");
             tokio::time::timeout(Duration::from_secs(10), task)
                 .await
                 .expect("the task ends once no block is kept")

@@ -153,11 +153,7 @@ impl PasswordHasher {
     /// for a while (`hash_memory::KEEP_IDLE`).
     fn release_idle_memory(&self) {
         if self.memory.claim_release_task() {
-            tokio::spawn(
-                self.memory
-                    .clone()
-                    .release_while_kept(hash_memory::KEEP_IDLE),
-            );
+            tokio::spawn(self.memory.release_while_kept(hash_memory::KEEP_IDLE));
         }
     }
 
