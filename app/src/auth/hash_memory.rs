@@ -203,6 +203,15 @@ impl HashMemoryPool {
         self.idle().push((memory, Instant::now()));
     }
 
+    /// Runs `work` on a kept block of at least `blocks` blocks (or a new one), then keeps
+    /// the block for the next hash.
+    pub fn with_block<T>(&self, blocks: usize, work: impl FnOnce(&mut HashMemory) -> T) -> T {
+        let mut memory = self.take(blocks);
+        let result = work(&mut memory);
+        self.put(memory);
+        result
+    }
+
     /// How many blocks are kept.
     pub fn kept(&self) -> usize {
         self.idle().len()

@@ -132,17 +132,16 @@ impl PasswordHasher {
             .run(move || {
                 let salt = SaltString::generate(&mut OsRng);
                 let params = argon2_params();
-                let mut memory = pool.take(params.block_count());
-                let hash = hash_memory::hash_argon2(
-                    &mut memory,
-                    Algorithm::Argon2id,
-                    Version::V0x13,
-                    params,
-                    password.as_bytes(),
-                    &salt,
-                );
-                pool.put(memory);
-                hash
+                pool.with_block(params.block_count(), |memory| {
+                    hash_memory::hash_argon2(
+                        memory,
+                        Algorithm::Argon2id,
+                        Version::V0x13,
+                        params,
+                        password.as_bytes(),
+                        &salt,
+                    )
+                })
             })
             .await;
         self.release_idle_memory();
@@ -179,9 +178,9 @@ impl PasswordHasher {
                 let Ok(parsed) = PasswordHash::new(&stored) else {
                     return Verification::Invalid;
                 };
-                let mut memory = pool.take(argon2_params().block_count());
-                let valid = hash_memory::verify_argon2(&mut memory, password.as_bytes(), &parsed);
-                pool.put(memory);
+                let valid = pool.with_block(argon2_params().block_count(), |memory| {
+                    hash_memory::verify_argon2(memory, password.as_bytes(), &parsed)
+                });
                 if valid && known {
                     let current = parsed.algorithm == argon2::ARGON2ID_IDENT
                         && Params::try_from(&parsed)
