@@ -102,15 +102,49 @@ sign_in() { # email [base] -> cookie
 # wrk with --latency prints the 50% and 99% lines; convert to milliseconds.
 to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }; printf "%.2f", v }'; }
 
-measure() { # path cookie [seconds] [base] -> "rps p50 p99 non2xx"
+measure() { # path cookie [seconds] [base] -> "rps p50 p99 non2xx requests"
   local out
   out=$(wrk -t2 -c"$CONNECTIONS" -d"${3:-$SECONDS_PER_RUN}s" --latency -H "Cookie: $2" "${4:-$BASE}$1")
-  local rps p50 p99 bad
+  local rps p50 p99 bad requests
   rps=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out" | to_ms)
   p99=$(awk '$1 == "99%" { print $2 }' <<<"$out" | to_ms)
   bad=$(awk '/Non-2xx/ { print $5 }' <<<"$out"); bad=${bad:-0}
-  echo "$rps $p50 $p99 $bad"
+  requests=$(awk '/ requests in / { print $1 }' <<<"$out")
+  echo "$rps $p50 $p99 $bad ${requests:-0}"
+}
+
+# CPU time so far, in clock ticks (user and system). Of one process:
+proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# of the embedded PostgreSQL cluster in data directory $1: its postmaster with the children
+# it has reaped (a backend that ended, an autovacuum worker) and its live processes;
+cluster_ticks() {
+  local pm
+  pm=$(head -1 "$1/pgdata/postmaster.pid")
+  { sed 's/^.*) //' "/proc/$pm/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+    for child in $(pgrep -P "$pm"); do proc_ticks "$child" 2>/dev/null || true; done
+  } | awk '{ t += $1 } END { print t }'
+}
+# and of the whole machine, all cores (/proc/stat): busy (wrk included), idle (with
+# iowait), and the part of busy the host reports as stolen.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6, $9; exit }' /proc/stat; }
+
+# `measure` of the server $SERVER_PID on the cluster in $1, with where the CPU went while wrk
+# ran: the server's, PostgreSQL's and the machine's busy time per request (µs), the share
+# of the machine left idle (%) and the stolen ticks. The same binary's throughput moves by
+# a quarter from one run to the next on these machines: this tells a run in which the same
+# pages took more CPU (a slower machine, or more work) from one in which the CPU sat idle.
+measure_cpu() { # data_dir path cookie base -> "rps p50 p99 non2xx server_us pg_us machine_us idle_pct steal"
+  local s0 p0 m0 s1 p1 m1 rps p50 p99 bad requests
+  s0=$(proc_ticks "$SERVER_PID"); p0=$(cluster_ticks "$1"); m0=$(machine_ticks)
+  read -r rps p50 p99 bad requests < <(measure "$2" "$3" "$SECONDS_PER_RUN" "$4")
+  s1=$(proc_ticks "$SERVER_PID"); p1=$(cluster_ticks "$1"); m1=$(machine_ticks)
+  awk -v s="$((s1 - s0))" -v p="$((p1 - p0))" -v m0="$m0" -v m1="$m1" -v n="$requests" -v hz="$CLK_TCK" \
+    -v head="$rps $p50 $p99 $bad" 'BEGIN {
+      split(m0, a, " "); split(m1, b, " "); busy = b[1] - a[1]; idle = b[2] - a[2]
+      us = 1e6 / hz / (n > 0 ? n : 1)
+      printf "%s %.0f %.0f %.0f %.1f %d\n", head, s * us, p * us, busy * us,
+        100 * idle / (busy + idle > 0 ? busy + idle : 1), b[3] - a[3] }'
 }
 
 median() { sort -n "$1" | awk '{ a[NR]=$1 } END { printf "%.2f", a[int((NR+1)/2)] }'; }
@@ -146,8 +180,9 @@ for size in 10k 1m; do
   cookie=$(sign_in "$email" "$base")
   for path in /healthz /dashboard /calls /api/auth/session; do
     log "== $size $path"
-    read -r rps p50 p99 bad < <(measure "$path" "$cookie" "$SECONDS_PER_RUN" "$base")
+    read -r rps p50 p99 bad cpu < <(measure_cpu "$data" "$path" "$cookie" "$base")
     RESULT["$size $path"]="$rps $p50 $p99 $bad"
+    RESULT["$size $path cpu"]=$cpu
   done
   RESULT["$size cold_start_s"]=$COLD
   if [ "$size" = 10k ]; then
@@ -288,11 +323,16 @@ CLOCK_NOTE=""
 [ -z "$DB_CLOCK" ] || CLOCK_NOTE=", the database clock at $DB_CLOCK UTC"
 {
   echo "Switchboard benchmark, $stamp, $(nproc) cores ($CPU), $(uname -m), PostgreSQL $PG_VERSION, ${CONNECTIONS} connections, ${SECONDS_PER_RUN} s per run$CLOCK_NOTE"
-  printf '%-24s %10s %10s %10s %8s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx"
+  # The CPU columns: µs of CPU per request of the server, of PostgreSQL and of the whole
+  # machine (wrk included) while wrk ran, the machine's idle share and its stolen ticks.
+  printf '%-24s %10s %10s %10s %8s %8s %8s %8s %6s %6s\n' "endpoint" "req/s" "p50 ms" "p99 ms" "non-2xx" \
+    "srv us" "pg us" "all us" "idle%" "steal"
   for size in 10k 1m; do
     for path in /healthz /dashboard /calls /api/auth/session; do
       read -r rps p50 p99 bad <<<"${RESULT["$size $path"]}"
-      printf '%-24s %10s %10s %10s %8s\n' "$size $path" "$rps" "$p50" "$p99" "$bad"
+      read -r srv pg all idle steal <<<"${RESULT["$size $path cpu"]}"
+      printf '%-24s %10s %10s %10s %8s %8s %8s %8s %6s %6s\n' "$size $path" "$rps" "$p50" "$p99" "$bad" \
+        "$srv" "$pg" "$all" "$idle" "$steal"
     done
   done
   read -r d10 d1m <<<"${RESULT["growth /dashboard"]}"; read -r c10 c1m <<<"${RESULT["growth /calls"]}"
