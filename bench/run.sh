@@ -114,14 +114,18 @@ measure() { # path cookie [seconds] [base] -> "rps p50 p99 non2xx requests"
   echo "$rps $p50 $p99 $bad ${requests:-0}"
 }
 
+# The fields of /proc/PID/stat after the command's name ($12 and $13: user and system CPU
+# time in clock ticks, $14 and $15 the same of the children it has reaped, $8 its minor
+# page faults).
+proc_stat() { sed 's/^.*) //' "/proc/$1/stat"; }
 # CPU time so far, in clock ticks (user and system). Of one process:
-proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+proc_ticks() { proc_stat "$1" | awk '{ print $12 + $13 }'; }
 # of the embedded PostgreSQL cluster in data directory $1: its postmaster with the children
 # it has reaped (a backend that ended, an autovacuum worker) and its live processes;
 cluster_ticks() {
   local pm
   pm=$(head -1 "$1/pgdata/postmaster.pid")
-  { sed 's/^.*) //' "/proc/$pm/stat" | awk '{ print $12 + $13 + $14 + $15 }'
+  { proc_stat "$pm" | awk '{ print $12 + $13 + $14 + $15 }'
     for child in $(pgrep -P "$pm"); do proc_ticks "$child" 2>/dev/null || true; done
   } | awk '{ t += $1 } END { print t }'
 }
@@ -160,10 +164,9 @@ round_p50s() {
   echo "${rounds[*]}"
 }
 
-# The server's CPU time so far (user and system, in clock ticks) and its minor page faults
-# (the fields of /proc/PID/stat after the command's name).
+# The server's CPU time so far (user and system, in clock ticks) and its minor page faults.
 CLK_TCK=$(getconf CLK_TCK)
-server_counters() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13, $8 }'; }
+server_counters() { proc_stat "$SERVER_PID" | awk '{ print $12 + $13, $8 }'; }
 
 declare -A RESULT
 for size in 10k 1m; do
