@@ -794,17 +794,20 @@ pub fn app_state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| AppError::internal("context", "AppState missing"))
 }
 
-fn parts() -> Option<Parts> {
-    use_context::<Parts>()
+/// `read` of this request's parts, borrowed: a copy of them is a copy of every header and
+/// extension of the request (the user and the client among them), which a page would
+/// otherwise make for each server function it runs.
+fn with_parts<R>(read: impl FnOnce(&Parts) -> R) -> Option<R> {
+    with_context::<Parts, _>(read)
 }
 
 pub fn current_user() -> Option<Authenticated> {
-    parts().and_then(|p| p.extensions.get::<CurrentUser>().and_then(|c| c.0.clone()))
+    with_parts(|p| p.extensions.get::<CurrentUser>().and_then(|c| c.0.clone())).flatten()
 }
 
 pub fn client_info() -> ClientInfo {
-    parts()
-        .and_then(|p| p.extensions.get::<ClientInfo>().cloned())
+    with_parts(|p| p.extensions.get::<ClientInfo>().cloned())
+        .flatten()
         .unwrap_or_default()
 }
 
@@ -821,12 +824,13 @@ pub async fn session() -> Result<Session, AppError> {
 /// a fetch caller. A plain HTML form post is answered with a redirect back to the form
 /// carrying the error instead (a 4xx would stop the browser there).
 pub fn fail(error: AppError) -> AppError {
-    let form_post = parts().is_some_and(|p| {
+    let form_post = with_parts(|p| {
         p.headers
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|accept| accept.contains("text/html"))
-    });
+    })
+    .unwrap_or(false);
     if form_post {
         return error;
     }

@@ -43,8 +43,10 @@ fn lazy_script(js: &str, wasm: &str) -> String {
 pub fn Hydration(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
-        let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned());
-        if !options.hash_files && path.as_deref().is_some_and(hydrates_on_interaction) {
+        let on_interaction = with_context::<http::request::Parts, _>(|parts| {
+            hydrates_on_interaction(parts.uri.path())
+        });
+        if !options.hash_files && on_interaction == Some(true) {
             let pkg = format!("/{}/{}", options.site_pkg_dir, options.output_name);
             // cargo-leptos names the module after the output (`LEPTOS_OUTPUT_NAME`, set for
             // the whole build); without it wasm-bindgen's `_bg` suffix stays, as Leptos's

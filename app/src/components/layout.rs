@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use crate::auth::SessionUser;
 use crate::components::forms::ServerForm;
 use crate::org::api::{my_organizations, SwitchOrganization};
 use crate::org::OrgChoice;
@@ -21,7 +20,7 @@ pub fn Header() -> impl IntoView {
     // than once, and a resource made in there is made (and awaited) again on every walk.
     let orgs: Organizations = data(
         move || {
-            let several = auth.signed_in().is_some_and(|u| u.organizations > 1);
+            let several = auth.with_user(|u| u.organizations > 1).unwrap_or(false);
             (switch.version().get(), several)
         },
         |(_, several)| async move {
@@ -40,42 +39,55 @@ pub fn Header() -> impl IntoView {
                 " Switchboard"
             </a>
             <Transition fallback=|| ()>
-                {move || auth.user.get().map(|user| match user.ok().flatten() {
-                    Some(user) => view! { <SignedInNav user orgs switch/> }.into_any(),
-                    None => view! {
+                // Borrows the user: this runs on each of Suspense's passes during SSR.
+                {move || auth.user.with(|user| user.as_ref().map(|user| match user {
+                    Ok(Some(user)) => view! {
+                        <SignedInNav
+                            email=user.email.clone()
+                            organization=user.organization_name.clone().unwrap_or_default()
+                            several={user.organizations > 1}
+                            orgs
+                            switch
+                        />
+                    }.into_any(),
+                    _ => view! {
                         <nav aria-label="Account">
                             <a href="/auth/signin">"Sign in"</a>
                             <a class="button button-primary" href="/auth/signup">"Get started"</a>
                         </nav>
                     }.into_any(),
-                })}
+                }))}
             </Transition>
         </header>
     }
 }
 
+/// The signed-in user's header: the main navigation, who is signed in and where (a
+/// switcher when `several` organizations), and signing out.
 #[component]
 fn SignedInNav(
-    user: SessionUser,
+    email: String,
+    organization: String,
+    several: bool,
     orgs: Organizations,
     switch: ServerAction<SwitchOrganization>,
 ) -> impl IntoView {
     let auth = use_auth();
-    let several = user.organizations > 1;
+    let path = use_location().pathname;
     view! {
         <nav aria-label="Main" class="main-nav">
-            <NavLink href="/dashboard" label="Dashboard"/>
-            <NavLink href="/agents" label="Agents"/>
-            <NavLink href="/calls" label="Calls"/>
-            <NavLink href="/settings/organization" label="Settings"/>
+            <NavLink path href="/dashboard" label="Dashboard"/>
+            <NavLink path href="/agents" label="Agents"/>
+            <NavLink path href="/calls" label="Calls"/>
+            <NavLink path href="/settings/organization" label="Settings"/>
         </nav>
         <div class="account">
             <span class="who">
-                <span data-testid="header-email">{user.email.clone()}</span>
+                <span data-testid="header-email">{email}</span>
                 {if several {
                     view! { <OrgSwitcher orgs switch/> }.into_any()
                 } else {
-                    view! { <span class="muted" data-testid="header-organization">{user.organization_name.clone().unwrap_or_default()}</span> }.into_any()
+                    view! { <span class="muted" data-testid="header-organization">{organization}</span> }.into_any()
                 }}
             </span>
             <ServerForm action=auth.sign_out attr:class="inline-form">
@@ -85,16 +97,14 @@ fn SignedInNav(
     }
 }
 
-/// A main-navigation link, `aria-current="page"` on its page and the pages below it. A
-/// plain anchor (the router navigates on any same-origin link) with one reactive
-/// attribute, where the router's `<A>` builds several memos per link on every render.
+/// A main-navigation link, `aria-current="page"` on its page and the pages below it
+/// (`path`: the router's current path). A plain anchor (the router navigates on any
+/// same-origin link) with one reactive attribute, where the router's `<A>` builds several
+/// memos per link on every render.
 #[component]
-fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
-    let location = use_location();
+fn NavLink(path: Memo<String>, href: &'static str, label: &'static str) -> impl IntoView {
     let current = move || {
-        location
-            .pathname
-            .with(|path| is_at_or_below(path, href))
+        path.with(|path| is_at_or_below(path, href))
             .then_some("page")
     };
     view! { <a href=href aria-current=current>{label}</a> }

@@ -16,13 +16,20 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// The user once loaded: `None` while loading or when signed out.
+    /// `read` of the signed-in user, borrowed: `None` while loading, when signed out, and
+    /// (rather than a panic) once the resource has been disposed: during SSR a Suspense
+    /// task of an answered request can still run a closure that asks (seen about once in
+    /// 2,000 page requests under load; see the README, "Organization data").
     ///
-    /// Also `None`, rather than a panic, once the resource has been disposed: during SSR a
-    /// Suspense task of an answered request can still run a closure that asks (seen about
-    /// once in 2,000 page requests under load; see the README, "Organization data").
-    pub fn signed_in(&self) -> Option<SessionUser> {
-        self.user.try_get().flatten().and_then(Result::ok).flatten()
+    /// Borrowed because pages ask for one field at a time, on each of Suspense's passes:
+    /// a clone of the user is four strings to allocate and free.
+    pub fn with_user<R>(&self, read: impl FnOnce(&SessionUser) -> R) -> Option<R> {
+        self.user
+            .try_with(|user| match user {
+                Some(Ok(Some(user))) => Some(read(user)),
+                _ => None,
+            })
+            .flatten()
     }
 }
 

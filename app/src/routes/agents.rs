@@ -21,7 +21,10 @@ use crate::resource::data;
 
 fn can(min: &'static str) -> impl Fn() -> bool + Copy + Send + Sync + 'static {
     let auth = use_auth();
-    move || role_at_least(auth.signed_in().and_then(|u| u.role).as_deref(), min)
+    move || {
+        auth.with_user(|u| role_at_least(u.role.as_deref(), min))
+            .unwrap_or(false)
+    }
 }
 
 #[component]

@@ -43,7 +43,7 @@ pub fn CallsPage() -> impl IntoView {
         move |name: &'static str, value: &'static str| param(name).as_deref() == Some(value);
     let next_href = move |next: String| {
         // Not `get`: a Suspense task of an answered request can still run this after the
-        // memo is gone (see `Auth::signed_in`); its output is thrown away then.
+        // memo is gone (see `Auth::with_user`); its output is thrown away then.
         let f = filter.try_get().unwrap_or_default();
         let mut parts = vec![];
         let mut push = |k: &str, v: Option<String>| {

@@ -41,21 +41,20 @@ pub fn DashboardPage(data: Data<Dashboard>) -> impl IntoView {
 #[component]
 fn DashboardContent(data: Data<Dashboard>, body: Memo<Arc<str>>) -> impl IntoView {
     let auth = use_auth();
-    let user = move || auth.signed_in();
     // Borrows the dashboard: this runs on each of Suspense's passes, and what it shows
     // beyond the markup in `body` is the organization's name and who is signed in.
     view! {
             {move || data.with(|result| result.as_ref().map(|result| match result {
                 Err(error) => view! { <ErrorView error=error.clone()/> }.into_any(),
                 Ok(d) => {
-                    // Not `get`: see `Auth::signed_in` (a late pass after the memo is gone).
+                    // Not `get`: see `Auth::with_user` (a late pass after the memo is gone).
                     let body = body.try_get().unwrap_or_default();
                     view! {
                     <section aria-labelledby="dashboard-title">
                         <h1 id="dashboard-title" data-testid="organization-name">{d.organization_name.clone()}</h1>
                         <p class="muted">
-                            "Signed in as " <span data-testid="user-email">{move || user().map(|u| u.email).unwrap_or_default()}</span>
-                            " · " {move || user().and_then(|u| u.role).unwrap_or_default()}
+                            "Signed in as " <span data-testid="user-email">{move || auth.with_user(|u| u.email.clone()).unwrap_or_default()}</span>
+                            " · " {move || auth.with_user(|u| u.role.clone()).flatten().unwrap_or_default()}
                         </p>
                         <div class="dashboard-body" inner_html=body></div>
                     </section>

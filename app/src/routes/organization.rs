@@ -22,10 +22,13 @@ pub fn OrganizationSettingsPage() -> impl IntoView {
         (query.read().get("notice").as_deref() == Some("renamed"))
             .then_some("The organization was renamed.")
     });
-    let is_owner = move || role_at_least(auth.signed_in().and_then(|u| u.role).as_deref(), "owner");
+    let is_owner = move || {
+        auth.with_user(|u| role_at_least(u.role.as_deref(), "owner"))
+            .unwrap_or(false)
+    };
     let name = move || {
-        auth.signed_in()
-            .and_then(|u| u.organization_name)
+        auth.with_user(|u| u.organization_name.clone())
+            .flatten()
             .unwrap_or_default()
     };
     view! {
